@@ -1,0 +1,65 @@
+//! The bus layout: every NATS subject, JetStream stream and KV bucket minhu uses, named here
+//! and nowhere else. The README ("The bus") describes the same layout for subscribers.
+//!
+//! Tokens put into subjects (channel ids, unit ids, case ids, intake keys) are restricted by
+//! their own parsers to `[A-Za-z0-9_-]`, so they never contain `.`, `*`, `>` or white space.
+
+/// Stream holding every accepted submission, forever: the permanent, replayable intake archive
+/// and the idempotency index (one subject per submission).
+pub const INTAKE_STREAM: &str = "MINHU_INTAKE";
+/// All intake subjects.
+pub const INTAKE_SUBJECTS: &str = "minhu.intake.>";
+
+/// Subject of one submission: `minhu.intake.<channel_id>.<intake_key>`, where the intake key is a
+/// digest of the channel's message id. Written with expected last subject sequence 0, so the
+/// first write wins and every retry reads the original back.
+pub fn intake_subject(channel_id: &str, intake_key: &str) -> String {
+    format!("minhu.intake.{channel_id}.{intake_key}")
+}
+
+/// Stream of case events, one subject per case and event kind.
+pub const CASE_EVENTS_STREAM: &str = "MINHU_CASE_EVENTS";
+pub const CASE_EVENTS_SUBJECTS: &str = "minhu.case.>";
+
+/// `minhu.case.<case_id>.<event>`; subscribe to `minhu.case.<case_id>.>` for one case.
+pub fn case_event_subject(case_id: &str, event: CaseEventKind) -> String {
+    format!("minhu.case.{case_id}.{}", event.token())
+}
+
+/// Each kind of case event has its own subject token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseEventKind {
+    Triaged,
+    Dispatched,
+}
+
+impl CaseEventKind {
+    pub fn token(self) -> &'static str {
+        match self {
+            CaseEventKind::Triaged => "triaged",
+            CaseEventKind::Dispatched => "dispatched",
+        }
+    }
+}
+
+/// Stream of cases dispatched to handling units.
+pub const DISPATCH_STREAM: &str = "MINHU_DISPATCH";
+pub const DISPATCH_SUBJECTS: &str = "minhu.dispatch.>";
+
+/// `minhu.dispatch.<unit_id>.<case_id>`: one case for one unit, written once.
+pub fn dispatch_subject(unit_id: &str, case_id: &str) -> String {
+    format!("minhu.dispatch.{unit_id}.{case_id}")
+}
+
+/// What a unit system subscribes to: all of one unit's cases.
+pub fn unit_dispatch_filter(unit_id: &str) -> String {
+    format!("minhu.dispatch.{unit_id}.>")
+}
+
+/// KV bucket of case views, key = case id (the tracking number).
+pub const CASES_BUCKET: &str = "minhu_cases";
+/// KV bucket of the exact-duplicate index: key = digest of (petitioner key, body), value = case id.
+pub const DEDUP_BUCKET: &str = "minhu_dedup";
+
+/// Durable pull consumer of the triage role on the intake stream.
+pub const TRIAGE_CONSUMER: &str = "minhu-triage";

@@ -1,0 +1,162 @@
+//! Connecting to NATS and provisioning the bus layout named in [`minhu_contracts::bus`].
+//!
+//! Every stream keeps its messages forever and refuses deletes and purges: the intake stream is
+//! the permanent archive and idempotency index, the event and dispatch streams are the record of
+//! what minhu decided. Retention is an operator's decision, made on the server, not here.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv, stream};
+use async_nats::{Client, ConnectOptions};
+use minhu_contracts::bus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("cannot connect to NATS at {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: async_nats::ConnectError,
+    },
+    #[error("cannot provision stream {name}: {source}")]
+    Stream {
+        name: String,
+        #[source]
+        source: async_nats::Error,
+    },
+    #[error("cannot provision KV bucket {name}: {source}")]
+    Bucket {
+        name: String,
+        #[source]
+        source: async_nats::Error,
+    },
+}
+
+/// Connects with unlimited reconnects: a NATS restart must not need a minhu restart.
+pub async fn connect(url: &str, name: &str) -> Result<Client, BusError> {
+    ConnectOptions::new()
+        .name(name)
+        .max_reconnects(None)
+        .retry_on_initial_connect()
+        .connection_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .map_err(|source| BusError::Connect {
+            url: url.to_owned(),
+            source,
+        })
+}
+
+/// Handles on every stream and bucket of the bus, provisioned and ready.
+#[derive(Clone)]
+pub struct Bus {
+    pub client: Client,
+    pub js: jetstream::Context,
+    pub intake: stream::Stream,
+    pub case_events: stream::Stream,
+    pub dispatch: stream::Stream,
+    pub cases: kv::Store,
+    pub dedup: kv::Store,
+}
+
+impl Bus {
+    /// Creates what is missing and opens the rest; safe to call from any number of processes.
+    pub async fn provision(
+        client: Client,
+        replicas: usize,
+        request_timeout: Duration,
+    ) -> Result<Bus, BusError> {
+        let js = jetstream::ContextBuilder::new()
+            .timeout(request_timeout)
+            .build(client.clone());
+        let archive = |name: &'static str, subjects: &'static str, description: &str| {
+            stream::Config {
+                name: name.to_owned(),
+                description: Some(description.to_owned()),
+                subjects: vec![subjects.to_owned()],
+                retention: stream::RetentionPolicy::Limits,
+                storage: stream::StorageType::File,
+                num_replicas: replicas,
+                deny_delete: true,
+                deny_purge: true,
+                ..Default::default()
+            }
+        };
+        let ensure_stream = |config: stream::Config| {
+            let js = js.clone();
+            async move {
+                let name = config.name.clone();
+                js.get_or_create_stream(config)
+                    .await
+                    .map_err(|e| BusError::Stream {
+                        name,
+                        source: e.into(),
+                    })
+            }
+        };
+        let intake = ensure_stream(archive(
+            bus::INTAKE_STREAM,
+            bus::INTAKE_SUBJECTS,
+            "minhu: every accepted petition, one subject per submission (archive and idempotency index)",
+        ))
+        .await?;
+        let case_events = ensure_stream(archive(
+            bus::CASE_EVENTS_STREAM,
+            bus::CASE_EVENTS_SUBJECTS,
+            "minhu: case events, one subject per case and event kind",
+        ))
+        .await?;
+        let dispatch = ensure_stream(archive(
+            bus::DISPATCH_STREAM,
+            bus::DISPATCH_SUBJECTS,
+            "minhu: cases dispatched to handling units",
+        ))
+        .await?;
+        let bucket = |name: &'static str, description: &str, history: i64| kv::Config {
+            bucket: name.to_owned(),
+            description: description.to_owned(),
+            history,
+            storage: stream::StorageType::File,
+            num_replicas: replicas,
+            ..Default::default()
+        };
+        let ensure_bucket = |config: kv::Config| {
+            let js = js.clone();
+            async move {
+                let name = config.bucket.clone();
+                if let Ok(store) = js.get_key_value(&name).await {
+                    return Ok(store);
+                }
+                // Another process may have created it in between: open it rather than fail.
+                match js.create_key_value(config).await {
+                    Ok(store) => Ok(store),
+                    Err(create) => js.get_key_value(&name).await.map_err(|_| BusError::Bucket {
+                        name,
+                        source: create.into(),
+                    }),
+                }
+            }
+        };
+        let cases = ensure_bucket(bucket(
+            bus::CASES_BUCKET,
+            "minhu: current state of each case",
+            5,
+        ))
+        .await?;
+        let dedup = ensure_bucket(bucket(
+            bus::DEDUP_BUCKET,
+            "minhu: exact-duplicate index",
+            1,
+        ))
+        .await?;
+        Ok(Bus {
+            client,
+            js,
+            intake,
+            case_events,
+            dispatch,
+            cases,
+            dedup,
+        })
+    }
+}

@@ -1,0 +1,416 @@
+//! Configuration: embedded defaults, then an optional TOML file, then `MINHU_*` environment
+//! variables (`__` separates levels: `MINHU_NATS__URL`). Every struct refuses unknown keys, so a
+//! typo is an error at start, not a silently ignored setting.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+
+use crate::domain::{ChannelId, DivisionCode, UnitId};
+
+/// The default configuration, compiled in so `minhu serve` runs from anywhere.
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration could not be read: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration is invalid:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub nats: NatsSettings,
+    pub gateway: GatewaySettings,
+    pub triage: TriageSettings,
+    pub identity: IdentitySettings,
+    pub channels: Vec<ChannelSettings>,
+    pub deadlines: DeadlineSettings,
+    pub taxonomy: TaxonomySettings,
+    pub catalogue: CatalogueSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsSettings {
+    /// An existing NATS to use; unset means `minhu serve` manages a local server.
+    #[serde(default)]
+    pub url: Option<String>,
+    pub managed_listen: SocketAddr,
+    pub managed_store_dir: PathBuf,
+    /// Replicas of every stream and bucket (1 on one server, 3 on a cluster).
+    pub replicas: usize,
+    pub request_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySettings {
+    pub listen: SocketAddr,
+    pub max_title_chars: usize,
+    pub max_body_chars: usize,
+    pub max_address_chars: usize,
+    pub max_channel_message_id_chars: usize,
+    pub max_attachments: usize,
+    pub max_attachment_bytes: u64,
+    pub max_attachment_uri_chars: usize,
+    pub max_clock_skew_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriageSettings {
+    pub ack_wait_secs: u64,
+    pub max_deliver: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySettings {
+    pub tracking_prefix: String,
+    pub query_code_key: Secret,
+    pub petitioner_hash_key: Secret,
+    pub sealing_keys: Vec<SealingKeySettings>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealingKeySettings {
+    pub id: String,
+    pub key_hex: Secret,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSettings {
+    pub id: String,
+    pub name: String,
+    /// SHA-256 of the bearer token, hex. The clear token is never stored.
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    /// A clear demo token, for trying minhu out; printed at start.
+    #[serde(default)]
+    pub demo_token: Option<Secret>,
+}
+
+impl ChannelSettings {
+    /// The SHA-256 of the channel's token, whichever way it was configured.
+    pub fn token_digest(&self) -> Option<[u8; 32]> {
+        if let Some(hex_digest) = &self.token_sha256 {
+            let bytes = hex::decode(hex_digest).ok()?;
+            return bytes.try_into().ok();
+        }
+        self.demo_token
+            .as_ref()
+            .map(|t| Sha256::digest(t.expose().as_bytes()).into())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlineSettings {
+    pub acceptance_notice_days: u32,
+    pub handling_days: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaxonomySettings {
+    pub labels: Vec<LabelSettings>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelSettings {
+    pub name: String,
+    pub keywords: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueSettings {
+    pub version: String,
+    /// The deployment's own area, assumed when a petition names none.
+    pub home_division: String,
+    /// The unit that takes a case no rule matches (the area's government).
+    pub fallback_unit: String,
+    pub units: Vec<UnitSettings>,
+    #[serde(default)]
+    pub areas: Vec<AreaSettings>,
+    pub rules: Vec<RuleSettings>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitSettings {
+    pub id: String,
+    pub name: String,
+    pub division_code: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AreaSettings {
+    pub code: String,
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSettings {
+    pub id: String,
+    /// A taxonomy label, or "*" for any.
+    pub category: String,
+    pub area_prefix: String,
+    pub lead: String,
+    #[serde(default)]
+    pub assist: Vec<String>,
+}
+
+impl Settings {
+    /// Defaults, then `file` if given, then `MINHU_*` variables; checked as a whole.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed("MINHU_").split("__"));
+        let settings: Settings = figment.extract().map_err(Box::new)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The embedded defaults alone, ignoring the environment (tests start from these).
+    pub fn defaults() -> Settings {
+        let settings: Settings = Figment::from(Toml::string(DEFAULT_TOML))
+            .extract()
+            .expect("embedded default configuration parses");
+        settings
+            .validate()
+            .expect("embedded default configuration is valid");
+        settings
+    }
+
+    /// Every problem at once, so an operator fixes the file in one go.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if self.nats.replicas == 0 || self.nats.replicas > 5 {
+            problems.push(format!(
+                "nats.replicas must be 1..=5, got {}",
+                self.nats.replicas
+            ));
+        }
+        if self.identity.sealing_keys.is_empty() {
+            problems.push("identity.sealing_keys needs at least one key".into());
+        }
+        for key in &self.identity.sealing_keys {
+            match hex::decode(key.key_hex.expose()) {
+                Ok(bytes) if bytes.len() == 32 => {}
+                _ => problems.push(format!(
+                    "identity.sealing_keys[{}].key_hex must be 64 hex digits",
+                    key.id
+                )),
+            }
+        }
+        if self.identity.tracking_prefix.is_empty()
+            || !self
+                .identity
+                .tracking_prefix
+                .chars()
+                .all(|c| c.is_ascii_uppercase())
+        {
+            problems.push("identity.tracking_prefix must be ASCII capital letters".into());
+        }
+        let mut channel_ids = HashSet::new();
+        let mut token_digests = HashSet::new();
+        for channel in &self.channels {
+            if let Err(e) = ChannelId::parse(&channel.id) {
+                problems.push(format!("channels[{}]: {e}", channel.id));
+            }
+            if !channel_ids.insert(channel.id.as_str()) {
+                problems.push(format!("channels[{}] is defined twice", channel.id));
+            }
+            match (&channel.token_sha256, &channel.demo_token) {
+                (Some(_), Some(_)) | (None, None) => problems.push(format!(
+                    "channels[{}] needs exactly one of token_sha256 or demo_token",
+                    channel.id
+                )),
+                _ => match channel.token_digest() {
+                    None => problems.push(format!(
+                        "channels[{}].token_sha256 must be 64 hex digits",
+                        channel.id
+                    )),
+                    Some(d) if !token_digests.insert(d) => problems.push(format!(
+                        "channels[{}] shares its token with another channel",
+                        channel.id
+                    )),
+                    Some(_) => {}
+                },
+            }
+        }
+        let labels: HashSet<&str> = self
+            .taxonomy
+            .labels
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect();
+        if labels.len() != self.taxonomy.labels.len() || labels.is_empty() {
+            problems.push("taxonomy.labels must be non-empty and distinct".into());
+        }
+        let cat = &self.catalogue;
+        let mut unit_ids = HashSet::new();
+        for unit in &cat.units {
+            if let Err(e) = UnitId::parse(&unit.id) {
+                problems.push(format!("catalogue.units[{}]: {e}", unit.id));
+            }
+            if DivisionCode::parse(&unit.division_code).is_err() {
+                problems.push(format!(
+                    "catalogue.units[{}].division_code {:?} is not a 6, 9 or 12 digit code",
+                    unit.id, unit.division_code
+                ));
+            }
+            if !unit_ids.insert(unit.id.as_str()) {
+                problems.push(format!("catalogue.units[{}] is defined twice", unit.id));
+            }
+        }
+        if DivisionCode::parse(&cat.home_division).is_err() {
+            problems.push("catalogue.home_division is not a division code".into());
+        }
+        if !unit_ids.contains(cat.fallback_unit.as_str()) {
+            problems.push(format!(
+                "catalogue.fallback_unit {:?} is not a configured unit",
+                cat.fallback_unit
+            ));
+        }
+        for area in &cat.areas {
+            if DivisionCode::parse(&area.code).is_err() {
+                problems.push(format!(
+                    "catalogue.areas: {:?} is not a division code",
+                    area.code
+                ));
+            }
+        }
+        let mut rule_ids = HashSet::new();
+        for rule in &cat.rules {
+            if !rule_ids.insert(rule.id.as_str()) {
+                problems.push(format!("catalogue.rules[{}] is defined twice", rule.id));
+            }
+            if rule.category != "*" && !labels.contains(rule.category.as_str()) {
+                problems.push(format!(
+                    "catalogue.rules[{}].category {:?} is not a taxonomy label",
+                    rule.id, rule.category
+                ));
+            }
+            if rule.area_prefix.is_empty() || !rule.area_prefix.bytes().all(|b| b.is_ascii_digit())
+            {
+                problems.push(format!(
+                    "catalogue.rules[{}].area_prefix must be digits",
+                    rule.id
+                ));
+            }
+            for unit in std::iter::once(&rule.lead).chain(&rule.assist) {
+                if !unit_ids.contains(unit.as_str()) {
+                    problems.push(format!(
+                        "catalogue.rules[{}] names unknown unit {unit:?}",
+                        rule.id
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// Whether any demo secret or demo token is still in use (a deployment must replace them).
+    pub fn uses_demo_secrets(&self) -> bool {
+        let default = Self::defaults();
+        self.identity.query_code_key.expose() == default.identity.query_code_key.expose()
+            || self.identity.petitioner_hash_key.expose()
+                == default.identity.petitioner_hash_key.expose()
+            || self.channels.iter().any(|c| c.demo_token.is_some())
+    }
+}
+
+/// A secret value: usable in code, masked whenever printed or serialized.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("***")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_parse_and_validate() {
+        let settings = Settings::defaults();
+        assert_eq!(settings.taxonomy.labels.len(), 7);
+        assert_eq!(settings.catalogue.home_division, "330726");
+        assert!(settings.uses_demo_secrets());
+    }
+
+    #[test]
+    fn printing_masks_every_secret() {
+        let printed = toml::to_string(&Settings::defaults()).unwrap();
+        assert!(!printed.contains("demo-web-portal-token"));
+        assert!(!printed.contains("demo-query-code-key"));
+        assert!(!printed.contains("6d696e6875"));
+        assert!(printed.contains("***"));
+    }
+
+    #[test]
+    fn a_file_overrides_defaults_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("minhu.toml");
+        std::fs::write(&path, "[gateway]\nlisten = \"127.0.0.1:9999\"\n").unwrap();
+        let settings = Settings::load(Some(&path)).unwrap();
+        assert_eq!(settings.gateway.listen.port(), 9999);
+        assert_eq!(settings.gateway.max_body_chars, 20000);
+
+        std::fs::write(&path, "[gateway]\nlistne = \"127.0.0.1:9999\"\n").unwrap();
+        let err = Settings::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("listne"), "{err}");
+    }
+
+    #[test]
+    fn invalid_catalogue_reports_every_problem() {
+        let mut settings = Settings::defaults();
+        settings.catalogue.fallback_unit = "nowhere".into();
+        settings.catalogue.rules[0].lead = "ghost-unit".into();
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(err.contains("nowhere"), "{err}");
+        assert!(err.contains("ghost-unit"), "{err}");
+    }
+}

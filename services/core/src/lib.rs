@@ -1,0 +1,12 @@
+//! What every minhu role shares.
+//!
+//! - [`config`]: settings with embedded defaults, a file and environment overrides.
+//! - [`domain`]: types that parse on construction (channel and unit ids, division codes,
+//!   tracking numbers).
+//! - [`privacy`]: sealing petitioner identity, keyed person hashes, query codes.
+//! - [`bus`]: connecting to NATS and provisioning the streams and buckets of the bus layout.
+
+pub mod bus;
+pub mod config;
+pub mod domain;
+pub mod privacy;
