@@ -81,7 +81,7 @@ impl DivisionCode {
 }
 
 /// China Standard Time: tracking numbers carry the acceptance date as petitioners know it.
-const CHINA_TIME: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
+pub const CHINA_TIME: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
     Ok(offset) => offset,
     Err(_) => panic!("UTC+8 is a valid offset"),
 };

@@ -3,10 +3,12 @@
 //! - [`config`]: settings with embedded defaults, a file and environment overrides.
 //! - [`domain`]: types that parse on construction (channel and unit ids, division codes,
 //!   tracking numbers).
+//! - [`deadlines`]: the statutory limits a case starts with.
 //! - [`privacy`]: sealing petitioner identity, keyed person hashes, query codes.
 //! - [`bus`]: connecting to NATS and provisioning the streams and buckets of the bus layout.
 
 pub mod bus;
 pub mod config;
+pub mod deadlines;
 pub mod domain;
 pub mod privacy;

@@ -1,0 +1,134 @@
+//! The gateway role: where channels hand petitions to minhu.
+//!
+//! Its contract: a receipt only once the petition is durable on the bus; the same receipt on
+//! every retry, forever; a clear, complete error for bad input, and nothing stored for it.
+//!
+//! - [`auth`]: the bearer token decides the channel.
+//! - [`validate`]: every rule, all violations at once.
+//! - [`intake`]: the idempotent publish, receipts, and Track.
+//! - [`error`]: the mapping of failures to gRPC, in one place.
+
+pub mod auth;
+pub mod error;
+pub mod intake;
+pub mod validate;
+
+use std::collections::HashMap;
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt};
+use minhu_contracts::v1::intake_service_server::{IntakeService, IntakeServiceServer};
+use minhu_contracts::v1::{
+    SubmitRequest, SubmitResponse, SubmitStreamResponse, TrackRequest, TrackResponse,
+    submit_stream_response,
+};
+use minhu_core::bus::Bus;
+use minhu_core::config::Settings;
+use minhu_core::privacy::Identity;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::auth::ChannelRegistry;
+use crate::intake::Intake;
+
+/// How many items of one SubmitStream are stored concurrently; answers still come in order.
+const STREAM_PIPELINE: usize = 32;
+
+/// The IntakeService implementation.
+#[derive(Clone)]
+pub struct Gateway {
+    channels: ChannelRegistry,
+    intake: Intake,
+}
+
+impl Gateway {
+    pub fn new(settings: &Settings, bus: Bus) -> Gateway {
+        let unit_names = settings
+            .catalogue
+            .units
+            .iter()
+            .map(|u| (u.id.clone(), u.name.clone()))
+            .collect::<HashMap<_, _>>();
+        Gateway {
+            channels: ChannelRegistry::new(&settings.channels),
+            intake: Intake {
+                bus,
+                identity: Identity::from_settings(&settings.identity),
+                limits: settings.gateway.clone(),
+                deadlines: settings.deadlines.clone(),
+                tracking_prefix: settings.identity.tracking_prefix.clone(),
+                unit_names,
+            },
+        }
+    }
+
+    pub fn into_service(self) -> IntakeServiceServer<Gateway> {
+        IntakeServiceServer::new(self)
+    }
+}
+
+type SubmitStreamOut = Pin<Box<dyn Stream<Item = Result<SubmitStreamResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl IntakeService for Gateway {
+    async fn submit(
+        &self,
+        request: Request<SubmitRequest>,
+    ) -> Result<Response<SubmitResponse>, Status> {
+        let channel = self.channels.authenticate(request.metadata())?;
+        let petition = request.into_inner().petition;
+        match self.intake.submit(&channel, petition).await {
+            Ok(receipt) => Ok(Response::new(SubmitResponse {
+                receipt: Some(receipt),
+            })),
+            Err(e) => Err(e.to_status()),
+        }
+    }
+
+    type SubmitStreamStream = SubmitStreamOut;
+
+    async fn submit_stream(
+        &self,
+        request: Request<Streaming<SubmitRequest>>,
+    ) -> Result<Response<Self::SubmitStreamStream>, Status> {
+        let channel = self.channels.authenticate(request.metadata())?;
+        let intake = self.intake.clone();
+        let answers = request
+            .into_inner()
+            .map(move |item| {
+                let intake = intake.clone();
+                let channel = channel.clone();
+                async move {
+                    let petition = item?.petition;
+                    let channel_message_id = petition
+                        .as_ref()
+                        .map(|p| p.channel_message_id.clone())
+                        .unwrap_or_default();
+                    let result = match intake.submit(&channel, petition).await {
+                        Ok(receipt) => submit_stream_response::Result::Receipt(receipt),
+                        Err(e) => submit_stream_response::Result::Error(e.to_submit_error()),
+                    };
+                    Ok(SubmitStreamResponse {
+                        channel_message_id,
+                        result: Some(result),
+                    })
+                }
+            })
+            .buffered(STREAM_PIPELINE);
+        Ok(Response::new(Box::pin(answers)))
+    }
+
+    async fn track(
+        &self,
+        request: Request<TrackRequest>,
+    ) -> Result<Response<TrackResponse>, Status> {
+        self.channels.authenticate(request.metadata())?;
+        let TrackRequest {
+            tracking_number,
+            query_code,
+        } = request.into_inner();
+        self.intake
+            .track(&tracking_number, &query_code)
+            .await
+            .map(Response::new)
+    }
+}

@@ -1,0 +1,79 @@
+//! The gateway's errors, mapped to gRPC in one place: the caller's fault (INVALID_ARGUMENT with
+//! field violations, ALREADY_EXISTS), try again (UNAVAILABLE), or our bug (INTERNAL, details
+//! logged, not sent).
+
+use minhu_contracts::v1 as pb;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::validate::Violation;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("the petition is invalid: {}", summary(.0))]
+    Invalid(Vec<Violation>),
+    #[error(
+        "channel_message_id {0:?} was already used for a different petition; \
+         use a new id for a new petition"
+    )]
+    ReusedMessageId(String),
+    #[error("the petition could not be stored now (the bus is unavailable); retry with the same channel_message_id")]
+    Unavailable(#[source] async_nats::Error),
+    #[error("internal error")]
+    Internal(#[source] async_nats::Error),
+}
+
+fn summary(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl IntakeError {
+    pub fn code(&self) -> Code {
+        match self {
+            IntakeError::Invalid(_) => Code::InvalidArgument,
+            IntakeError::ReusedMessageId(_) => Code::AlreadyExists,
+            IntakeError::Unavailable(_) => Code::Unavailable,
+            IntakeError::Internal(_) => Code::Internal,
+        }
+    }
+
+    /// The answer for a unary call.
+    pub fn to_status(&self) -> Status {
+        match self {
+            IntakeError::Invalid(violations) => Status::with_error_details(
+                Code::InvalidArgument,
+                self.to_string(),
+                ErrorDetails::with_bad_request(
+                    violations
+                        .iter()
+                        .map(|v| tonic_types::FieldViolation::new(&v.field, &v.description))
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+            _ => Status::new(self.code(), self.to_string()),
+        }
+    }
+
+    /// The answer for one item of a SubmitStream.
+    pub fn to_submit_error(&self) -> pb::SubmitError {
+        let field_violations = match self {
+            IntakeError::Invalid(violations) => violations
+                .iter()
+                .map(|v| pb::FieldViolation {
+                    field: v.field.clone(),
+                    description: v.description.clone(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        pb::SubmitError {
+            code: self.code() as i32,
+            message: self.to_string(),
+            field_violations,
+        }
+    }
+}
