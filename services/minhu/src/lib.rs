@@ -1,0 +1,16 @@
+//! The `minhu` application: one binary, many roles.
+//!
+//! - [`roles`]: the roles and how a `--roles` list parses.
+//! - [`app`]: build everything, then run the roles until stopped.
+//! - [`managed_nats`]: the local nats-server `minhu serve` starts when no NATS URL is given.
+//! - [`client`]: the small gRPC client behind `minhu submit` and `minhu track`.
+//! - [`telemetry`]: structured logs, set up once.
+
+pub mod app;
+pub mod client;
+pub mod managed_nats;
+pub mod roles;
+pub mod telemetry;
+
+pub use app::App;
+pub use roles::Role;

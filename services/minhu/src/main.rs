@@ -1,1 +1,267 @@
-fn main(){}
+//! `minhu`: parse the command line, load the configuration, run.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use minhu::client::{IntakeClient, PetitionArgs};
+use minhu::managed_nats::ManagedNats;
+use minhu::roles::{Role, parse_roles};
+use minhu::{App, telemetry};
+use minhu_contracts::v1::CaseStatus;
+use minhu_core::config::{DEFAULT_TOML, Settings};
+use time::OffsetDateTime;
+
+#[derive(Parser)]
+#[command(name = "minhu", version, about = "民呼 minhu: multi-channel intake and dispatch for citizen petitions")]
+struct Cli {
+    /// Log format: text or json.
+    #[arg(long, global = true, default_value = "text", env = "MINHU_LOG_FORMAT")]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run roles (all by default) with the embedded configuration, a file and MINHU_* overrides.
+    Serve {
+        /// Configuration file (TOML) over the embedded defaults.
+        #[arg(long, env = "MINHU_CONFIG")]
+        config: Option<PathBuf>,
+        /// Roles to run, comma-separated, or "all".
+        #[arg(long, default_value = "all")]
+        roles: String,
+        /// Use this NATS instead of starting a local one (overrides nats.url).
+        #[arg(long)]
+        nats_url: Option<String>,
+    },
+    /// List the roles.
+    Roles,
+    /// Show configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Submit one petition (for trying minhu by hand).
+    Submit {
+        #[arg(long, default_value = "http://127.0.0.1:50051")]
+        addr: String,
+        /// Channel token.
+        #[arg(long, env = "MINHU_TOKEN", default_value = "demo-web-portal-token")]
+        token: String,
+        /// The channel's own message id (idempotency key); generated if omitted.
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long, default_value = "")]
+        title: String,
+        #[arg(long)]
+        body: String,
+        #[arg(long)]
+        division_code: Option<String>,
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        id_number: Option<String>,
+    },
+    /// Track a case by tracking number and query code.
+    Track {
+        #[arg(long, default_value = "http://127.0.0.1:50051")]
+        addr: String,
+        #[arg(long, env = "MINHU_TOKEN", default_value = "demo-web-portal-token")]
+        token: String,
+        tracking_number: String,
+        query_code: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// The effective configuration (defaults, file, environment), secrets masked.
+    Print {
+        #[arg(long, env = "MINHU_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// The embedded default configuration, as compiled in.
+    Defaults,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            config,
+            roles,
+            nats_url,
+        } => {
+            telemetry::init(&cli.log_format);
+            let settings = Settings::load(config.as_deref())?;
+            let roles = parse_roles(&roles).map_err(anyhow::Error::msg)?;
+            serve(settings, roles, nats_url).await
+        }
+        Command::Roles => {
+            for role in Role::ALL {
+                println!("{:<10} {}", role.name(), role.description());
+            }
+            Ok(())
+        }
+        Command::Config { command } => {
+            match command {
+                ConfigCommand::Print { config } => {
+                    let settings = Settings::load(config.as_deref())?;
+                    print!("{}", toml::to_string_pretty(&settings)?);
+                }
+                ConfigCommand::Defaults => print!("{DEFAULT_TOML}"),
+            }
+            Ok(())
+        }
+        Command::Submit {
+            addr,
+            token,
+            id,
+            title,
+            body,
+            division_code,
+            address,
+            name,
+            phone,
+            id_number,
+        } => {
+            let mut client = IntakeClient::connect(&addr, &token).await?;
+            let id = id.unwrap_or_else(|| {
+                format!("cli-{}", OffsetDateTime::now_utc().unix_timestamp_nanos())
+            });
+            let petition = PetitionArgs {
+                id,
+                title,
+                body,
+                division_code,
+                address,
+                name,
+                phone,
+                id_number,
+            };
+            let receipt = client.submit(petition.into()).await?;
+            let accepted_at = receipt.accepted_at.map(|t| t.to_string()).unwrap_or_default();
+            println!(
+                "tracking_number={} query_code={} accepted_at={accepted_at} replayed={}",
+                receipt.tracking_number, receipt.query_code, receipt.replayed
+            );
+            Ok(())
+        }
+        Command::Track {
+            addr,
+            token,
+            tracking_number,
+            query_code,
+        } => {
+            let mut client = IntakeClient::connect(&addr, &token).await?;
+            let case = client.track(&tracking_number, &query_code).await?;
+            let status = |s: i32| {
+                CaseStatus::try_from(s)
+                    .map(|s| s.as_str_name().trim_start_matches("CASE_STATUS_").to_owned())
+                    .unwrap_or_else(|_| s.to_string())
+            };
+            println!("tracking_number: {}", case.tracking_number);
+            println!("status:          {}", status(case.status));
+            if !case.category.is_empty() {
+                println!("category:        {}", case.category);
+            }
+            if let Some(unit) = &case.unit {
+                println!("unit:            {} ({})", unit.name, unit.id);
+            }
+            if !case.duplicate_of.is_empty() {
+                println!(
+                    "duplicate of:    {} ({})",
+                    case.duplicate_of,
+                    status(case.original_status)
+                );
+            }
+            for d in &case.deadlines {
+                let due = d.due_at.map(|t| t.to_string()).unwrap_or_default();
+                println!("deadline:        {} {} ({})", d.milestone, due, d.basis);
+            }
+            for h in &case.history {
+                let at = h.at.map(|t| t.to_string()).unwrap_or_default();
+                println!("history:         {at} {} {}", status(h.status), h.note);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(
+    settings: Settings,
+    roles: Vec<Role>,
+    nats_url: Option<String>,
+) -> anyhow::Result<()> {
+    let managed = match nats_url.clone().or_else(|| settings.nats.url.clone()) {
+        Some(_) => None,
+        None => Some(
+            ManagedNats::start(settings.nats.managed_listen, &settings.nats.managed_store_dir)
+                .await
+                .context("starting the local NATS server")?,
+        ),
+    };
+    let url = nats_url
+        .or_else(|| settings.nats.url.clone())
+        .or_else(|| managed.as_ref().map(|m| m.url().to_owned()))
+        .expect("either configured or managed");
+
+    let app = App::build(settings.clone(), &url, &roles).await?;
+    print_banner(&settings, &roles, &app, &url, managed.is_some());
+
+    let result = app.run_until_stopped(shutdown_signal()).await;
+    if let Some(managed) = managed {
+        managed.stop().await;
+    }
+    result
+}
+
+fn print_banner(settings: &Settings, roles: &[Role], app: &App, url: &str, managed: bool) {
+    let names: Vec<_> = roles.iter().map(|r| r.name()).collect();
+    println!("minhu serving roles: {}", names.join(", "));
+    if let Some(addr) = app.grpc_addr() {
+        println!("  gRPC (minhu.v1.IntakeService, grpc.health.v1, reflection): {addr}");
+    }
+    if managed {
+        println!(
+            "  NATS: {url} (local server, data in {})",
+            settings.nats.managed_store_dir.display()
+        );
+    } else {
+        println!("  NATS: {url}");
+    }
+    println!("  units receive cases on: minhu.dispatch.<unit_id>.>  (payload minhu.v1.DispatchedCase)");
+    let demo: Vec<_> = settings
+        .channels
+        .iter()
+        .filter_map(|c| c.demo_token.as_ref().map(|t| (c, t)))
+        .collect();
+    if !demo.is_empty() {
+        println!("  demo channel tokens (replace them before production):");
+        for (channel, token) in demo {
+            println!("    {:<16} authorization: Bearer {}", channel.id, token.expose());
+        }
+    }
+    if settings.uses_demo_secrets() {
+        tracing::warn!("demo secrets or tokens are in use; a deployment must replace them");
+    }
+}
+
+/// Ctrl-C or SIGTERM (systemd, Kubernetes).
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down: finishing in-flight work");
+}

@@ -1,0 +1,440 @@
+//! The triage consumer: the thin edge around the pure cores.
+//!
+//! Each intake message goes through steps that are each written at most once, on their own
+//! subject with an expected last subject sequence of 0:
+//!
+//! 1. the decision (`minhu.case.<id>.triaged`): read back if recorded, else computed and recorded;
+//! 2. the dispatch to each unit (`minhu.dispatch.<unit>.<id>`) and its event;
+//! 3. the case view in KV, created once.
+//!
+//! A crash anywhere leaves the message unacknowledged; its redelivery finds the finished steps
+//! already written and does only the rest. So a redelivery, however late, never dispatches a
+//! case twice, and never decides it differently. The message is acknowledged only after every
+//! step is durable.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::kv::{CreateErrorKind, UpdateErrorKind};
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::stream::Stream as JsStream;
+use async_nats::jetstream::{self, AckKind};
+use bytes::Bytes;
+use futures::StreamExt;
+use minhu_contracts::bus::{self, CaseEventKind};
+use minhu_contracts::v1::{
+    CaseEvent, CaseStatus, CaseView, Dispatched, DispatchedCase, HistoryEntry, IntakeRecord,
+    Triaged, case_event,
+};
+use minhu_core::bus::Bus;
+use minhu_core::config::{DeadlineSettings, TriageSettings};
+use minhu_core::deadlines::{self, timestamp};
+use minhu_core::domain::TrackingNumber;
+use prost::Message;
+use time::OffsetDateTime;
+
+use crate::Triage;
+use crate::dedup::exact_duplicate_key;
+
+/// Messages handled at once by one worker; the bus round trips, not the CPU, bound a step.
+const CONCURRENCY: usize = 16;
+/// Delay before a message that failed on a transient error is tried again.
+const RETRY_DELAY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriageError {
+    /// The message can never be handled (it does not decode): retrying cannot help.
+    #[error("poison message: {0}")]
+    Poison(String),
+    /// The bus failed or a step is waiting for another case; the message is tried again.
+    #[error("transient failure: {0}")]
+    Transient(#[from] async_nats::Error),
+}
+
+/// What triage did with one petition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Dispatched { case_id: String, unit_id: String },
+    Duplicate { case_id: String, original: String },
+}
+
+#[derive(Clone)]
+pub struct TriageWorker {
+    bus: Bus,
+    triage: Arc<Triage>,
+    settings: TriageSettings,
+    deadlines: DeadlineSettings,
+    tracking_prefix: String,
+}
+
+impl TriageWorker {
+    pub fn new(
+        bus: Bus,
+        triage: Arc<Triage>,
+        settings: TriageSettings,
+        deadlines: DeadlineSettings,
+        tracking_prefix: String,
+    ) -> TriageWorker {
+        TriageWorker {
+            bus,
+            triage,
+            settings,
+            deadlines,
+            tracking_prefix,
+        }
+    }
+
+    /// The durable consumer every triage instance shares: each message goes to one of them.
+    pub async fn consumer(&self) -> Result<PullConsumer, async_nats::Error> {
+        let config = pull::Config {
+            durable_name: Some(bus::TRIAGE_CONSUMER.to_owned()),
+            description: Some("minhu triage: classify, dedup, route, dispatch".to_owned()),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(self.settings.ack_wait_secs),
+            max_deliver: self.settings.max_deliver,
+            ..Default::default()
+        };
+        Ok(self
+            .bus
+            .intake
+            .get_or_create_consumer(bus::TRIAGE_CONSUMER, config)
+            .await?)
+    }
+
+    /// Pulls and handles messages until `shutdown` resolves; then stops pulling and lets the
+    /// messages in hand finish (and be acknowledged) before returning.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), async_nats::Error> {
+        let consumer = self.consumer().await?;
+        tokio::pin!(shutdown);
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let messages = tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                messages = consumer.messages() => messages,
+            };
+            let messages = match messages {
+                Ok(m) => m,
+                Err(e) => {
+                    // The durable consumer keeps our place on the server; just ask again.
+                    tracing::warn!(error = %e, "cannot pull from the intake stream; retrying");
+                    tokio::select! {
+                        _ = &mut shutdown => return Ok(()),
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            };
+            backoff = Duration::from_millis(100);
+            messages
+                .take_until(&mut shutdown)
+                .for_each_concurrent(CONCURRENCY, |message| async {
+                    match message {
+                        Ok(message) => self.handle_and_ack(message).await,
+                        Err(e) => tracing::warn!(error = %e, "intake pull interrupted"),
+                    }
+                })
+                .await;
+        }
+    }
+
+    async fn handle_and_ack(&self, message: jetstream::Message) {
+        let ack = match self.handle(&message).await {
+            Ok(outcome) => {
+                tracing::info!(?outcome, "petition triaged");
+                // double_ack waits for the server to confirm, so a lost ack shows up here and
+                // the (idempotent) redelivery follows, instead of passing unnoticed.
+                message.double_ack().await
+            }
+            Err(TriageError::Poison(reason)) => {
+                tracing::error!(%reason, "intake message cannot be handled; left in the archive");
+                message.ack_with(AckKind::Term).await
+            }
+            Err(TriageError::Transient(e)) => {
+                tracing::warn!(error = %e, "triage step failed; will retry");
+                message.ack_with(AckKind::Nak(Some(RETRY_DELAY))).await
+            }
+        };
+        if let Err(e) = ack {
+            tracing::warn!(error = %e, "acknowledgement not confirmed; the message will be redelivered");
+        }
+    }
+
+    /// Everything for one message except its acknowledgement, which is the caller's.
+    pub async fn handle(&self, message: &jetstream::Message) -> Result<Outcome, TriageError> {
+        let intake_sequence = message
+            .info()
+            .map_err(|e| TriageError::Poison(format!("not a JetStream message: {e}")))?
+            .stream_sequence;
+        let record = IntakeRecord::decode(message.payload.clone())
+            .map_err(|e| TriageError::Poison(format!("intake record does not decode: {e}")))?;
+        let accepted_at = record
+            .received_at
+            .as_ref()
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t.seconds).ok())
+            .ok_or_else(|| TriageError::Poison("intake record without received_at".into()))?;
+        let case_id =
+            TrackingNumber::new(&self.tracking_prefix, accepted_at, intake_sequence).to_string();
+
+        let (decided_at, triaged) = self.decision(&case_id, &record, intake_sequence).await?;
+        let view = CaseView {
+            case_id: case_id.clone(),
+            tracking_number: case_id.clone(),
+            channel_id: record.channel_id.clone(),
+            accepted_at: Some(timestamp(accepted_at)),
+            intake_sequence,
+            classification: triaged.classification.clone(),
+            route: triaged.route.clone(),
+            history: vec![HistoryEntry {
+                at: Some(timestamp(accepted_at)),
+                status: CaseStatus::Received as i32,
+                note: "已受理".into(),
+            }],
+            ..Default::default()
+        };
+
+        if !triaged.duplicate_of.is_empty() {
+            let original = triaged.duplicate_of.clone();
+            self.link_duplicate(&original, &case_id).await?;
+            let mut view = view;
+            view.status = CaseStatus::Duplicate as i32;
+            view.duplicate_of = original.clone();
+            view.history.push(HistoryEntry {
+                at: decided_at.clone(),
+                status: CaseStatus::Duplicate as i32,
+                note: format!("与 {original} 为同一事项，并入原件办理"),
+            });
+            self.project(&view).await?;
+            return Ok(Outcome::Duplicate { case_id, original });
+        }
+
+        let route = triaged
+            .route
+            .clone()
+            .ok_or_else(|| TriageError::Poison("triaged event without a route".into()))?;
+        let petition = record.petition.clone().unwrap_or_default();
+        let deadlines = deadlines::initial(accepted_at, &self.deadlines);
+        let units = std::iter::once(&route.lead_unit_id).chain(&route.assisting_unit_ids);
+        let mut lead_sequence = 0;
+        for unit in units {
+            let lead = *unit == route.lead_unit_id;
+            let case = DispatchedCase {
+                case_id: case_id.clone(),
+                tracking_number: case_id.clone(),
+                channel_id: record.channel_id.clone(),
+                accepted_at: Some(timestamp(accepted_at)),
+                title: petition.title.clone(),
+                body: petition.body.clone(),
+                classification: triaged.classification.clone(),
+                route: Some(route.clone()),
+                location: petition.location.clone(),
+                attachments: petition.attachments.clone(),
+                deadlines: deadlines.clone(),
+                petitioner_identified: record.sealed_petitioner.is_some(),
+                identity_confidential: petition
+                    .consent
+                    .as_ref()
+                    .is_some_and(|c| c.keep_identity_confidential),
+                lead,
+            };
+            let (sequence, _) = append_once(
+                &self.bus,
+                &self.bus.dispatch,
+                bus::dispatch_subject(unit, &case_id),
+                case.encode_to_vec().into(),
+            )
+            .await?;
+            if lead {
+                lead_sequence = sequence;
+            }
+        }
+        let dispatched = CaseEvent {
+            case_id: case_id.clone(),
+            at: Some(timestamp(OffsetDateTime::now_utc())),
+            event: Some(case_event::Event::Dispatched(Dispatched {
+                unit_id: route.lead_unit_id.clone(),
+                dispatch_sequence: lead_sequence,
+            })),
+        };
+        let (_, stored) = append_once(
+            &self.bus,
+            &self.bus.case_events,
+            bus::case_event_subject(&case_id, CaseEventKind::Dispatched),
+            dispatched.encode_to_vec().into(),
+        )
+        .await?;
+        let dispatched_at = CaseEvent::decode(stored)
+            .map_err(|e| TriageError::Poison(format!("dispatched event does not decode: {e}")))?
+            .at;
+
+        let mut view = view;
+        view.status = CaseStatus::Dispatched as i32;
+        view.deadlines = deadlines;
+        let unit_name = self
+            .triage
+            .catalogue
+            .unit_name(&route.lead_unit_id)
+            .unwrap_or(&route.lead_unit_id);
+        view.history.push(HistoryEntry {
+            at: dispatched_at,
+            status: CaseStatus::Dispatched as i32,
+            note: format!("已交办至{unit_name}"),
+        });
+        self.project(&view).await?;
+        Ok(Outcome::Dispatched {
+            case_id,
+            unit_id: route.lead_unit_id,
+        })
+    }
+
+    /// The recorded decision for this case, or a new one, recorded before anything acts on it.
+    async fn decision(
+        &self,
+        case_id: &str,
+        record: &IntakeRecord,
+        intake_sequence: u64,
+    ) -> Result<(Option<prost_types::Timestamp>, Triaged), TriageError> {
+        let subject = bus::case_event_subject(case_id, CaseEventKind::Triaged);
+        if let Some(stored) = last_on_subject(&self.bus.case_events, &subject).await? {
+            return triaged_of(stored);
+        }
+        let petition = record.petition.clone().unwrap_or_default();
+        let mut triaged = self.triage.assess(&petition);
+        triaged.intake_sequence = intake_sequence;
+        if let Some(key) = exact_duplicate_key(&record.petitioner_key, &petition.body) {
+            match self.bus.dedup.create(&key, Bytes::from(case_id.to_owned())).await {
+                Ok(_) => {}
+                Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
+                    let first = self
+                        .bus
+                        .dedup
+                        .get(&key)
+                        .await
+                        .map_err(|e| TriageError::Transient(e.into()))?
+                        .map(|v| String::from_utf8_lossy(&v).into_owned())
+                        .unwrap_or_default();
+                    // Our own earlier attempt may have written the key before crashing.
+                    if !first.is_empty() && first != case_id {
+                        triaged.duplicate_of = first;
+                        triaged.route = None;
+                    }
+                }
+                Err(e) => return Err(TriageError::Transient(e.into())),
+            }
+        }
+        let event = CaseEvent {
+            case_id: case_id.to_owned(),
+            at: Some(timestamp(OffsetDateTime::now_utc())),
+            event: Some(case_event::Event::Triaged(triaged)),
+        };
+        let (_, stored) = append_once(
+            &self.bus,
+            &self.bus.case_events,
+            subject,
+            event.encode_to_vec().into(),
+        )
+        .await?;
+        // Another instance may have recorded its decision first: the stored one is the decision.
+        triaged_of(stored)
+    }
+
+    /// Adds `duplicate` to the original case's list of repeats (compare-and-set, idempotent).
+    async fn link_duplicate(&self, original: &str, duplicate: &str) -> Result<(), TriageError> {
+        loop {
+            let entry = self
+                .bus
+                .cases
+                .entry(original)
+                .await
+                .map_err(|e| TriageError::Transient(e.into()))?;
+            // The original is still being triaged: try again shortly.
+            let Some(entry) = entry.filter(|e| !e.value.is_empty()) else {
+                return Err(TriageError::Transient(
+                    format!("original case {original} has no view yet").into(),
+                ));
+            };
+            let mut view = CaseView::decode(entry.value)
+                .map_err(|e| TriageError::Poison(format!("case view does not decode: {e}")))?;
+            if view.duplicates.iter().any(|d| d == duplicate) {
+                return Ok(());
+            }
+            view.duplicates.push(duplicate.to_owned());
+            match self
+                .bus
+                .cases
+                .update(original, view.encode_to_vec().into(), entry.revision)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => continue,
+                Err(e) => return Err(TriageError::Transient(e.into())),
+            }
+        }
+    }
+
+    /// Creates the case view; an existing one was written by an earlier attempt, or has moved
+    /// on since (later roles own later states), and is left alone.
+    async fn project(&self, view: &CaseView) -> Result<(), TriageError> {
+        match self
+            .bus
+            .cases
+            .create(&view.case_id, view.encode_to_vec().into())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(TriageError::Transient(e.into())),
+        }
+    }
+}
+
+fn triaged_of(payload: Bytes) -> Result<(Option<prost_types::Timestamp>, Triaged), TriageError> {
+    match CaseEvent::decode(payload) {
+        Ok(CaseEvent {
+            at,
+            event: Some(case_event::Event::Triaged(t)),
+            ..
+        }) => Ok((at, t)),
+        _ => Err(TriageError::Poison("recorded triage decision does not decode".into())),
+    }
+}
+
+/// Writes `payload` on `subject` unless something is there already; returns the stored
+/// message's sequence and payload (ours, or the one that was first).
+async fn append_once(
+    bus: &Bus,
+    stream: &JsStream,
+    subject: String,
+    payload: Bytes,
+) -> Result<(u64, Bytes), TriageError> {
+    let publish = PublishMessage::build()
+        .payload(payload.clone())
+        .expected_last_subject_sequence(0);
+    let acked = match bus.js.send_publish(subject.clone(), publish).await {
+        Ok(ack) => ack.await,
+        Err(e) => Err(e),
+    };
+    match acked {
+        Ok(ack) => Ok((ack.sequence, payload)),
+        Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
+            let stored = stream
+                .get_last_raw_message_by_subject(&subject)
+                .await
+                .map_err(|e| TriageError::Transient(e.into()))?;
+            Ok((stored.sequence, stored.payload))
+        }
+        Err(e) => Err(TriageError::Transient(e.into())),
+    }
+}
+
+async fn last_on_subject(stream: &JsStream, subject: &str) -> Result<Option<Bytes>, TriageError> {
+    use async_nats::jetstream::stream::LastRawMessageErrorKind;
+    match stream.get_last_raw_message_by_subject(subject).await {
+        Ok(m) => Ok(Some(m.payload)),
+        Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+        Err(e) => Err(TriageError::Transient(e.into())),
+    }
+}
