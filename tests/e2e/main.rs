@@ -1,1 +1,7 @@
+//! End-to-end tests: the real minhu app against real nats-server processes, driven through
+//! gRPC like a channel and through NATS like a unit system. One binary, one link step.
 
+mod auth;
+mod faults;
+mod intake;
+mod validation;

@@ -1,0 +1,218 @@
+//! Test support: real nats-server processes ([`nats`]) and the real minhu app started against
+//! them, driven like a channel, a unit system and an operator would drive it.
+
+pub mod nats;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use minhu::{App, Role};
+use minhu_contracts::bus;
+use minhu_contracts::v1::intake_service_client::IntakeServiceClient;
+use minhu_contracts::v1::{
+    CaseView, Location, Petition, Petitioner, Receipt, SubmitRequest, TrackRequest, TrackResponse,
+};
+use minhu_core::config::Settings;
+use prost::Message;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+use tonic::{Request, Status};
+
+pub use nats::NatsServer;
+
+pub const WEB_TOKEN: &str = "demo-web-portal-token";
+pub const HOTLINE_TOKEN: &str = "demo-hotline-token";
+
+/// Settings for a test: embedded defaults, an OS-chosen gRPC port, the given NATS.
+pub fn test_settings(nats_url: &str) -> Settings {
+    let mut settings = Settings::defaults();
+    settings.gateway.listen = "127.0.0.1:0".parse().expect("address");
+    settings.nats.url = Some(nats_url.to_owned());
+    settings.nats.request_timeout_ms = 2_000;
+    settings
+}
+
+/// Logs go nowhere unless `TEST_LOG` is set (then to the test's output, filtered by RUST_LOG).
+fn init_test_log() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    if std::env::var_os("TEST_LOG").is_some() {
+        INIT.call_once(|| {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        });
+    }
+}
+
+/// A running minhu (in this process) plus the clients a test talks to it with.
+pub struct TestApp {
+    pub settings: Settings,
+    pub grpc_addr: Option<SocketAddr>,
+    /// An independent connection, as a unit system or an operator would have.
+    pub nats: async_nats::Client,
+    pub js: jetstream::Context,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Starts every role against `nats_url` with default test settings.
+pub async fn spawn_app(nats_url: &str) -> TestApp {
+    spawn_app_with(nats_url, &Role::ALL, |_| {}).await
+}
+
+/// Starts `roles` against `nats_url`, after `adjust` has changed the settings.
+pub async fn spawn_app_with(
+    nats_url: &str,
+    roles: &[Role],
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
+    init_test_log();
+    let mut settings = test_settings(nats_url);
+    adjust(&mut settings);
+    settings.validate().expect("test settings are valid");
+    let app = App::build(settings.clone(), nats_url, roles)
+        .await
+        .expect("app builds");
+    let grpc_addr = app.grpc_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let nats = async_nats::connect(nats_url)
+        .await
+        .expect("test NATS client");
+    let js = jetstream::new(nats.clone());
+    TestApp {
+        settings,
+        grpc_addr,
+        nats,
+        js,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    /// A gRPC client on its own connection.
+    pub async fn client(&self) -> IntakeServiceClient<Channel> {
+        let addr = self.grpc_addr.expect("this app serves gRPC");
+        IntakeServiceClient::connect(format!("http://{addr}"))
+            .await
+            .expect("gRPC connect")
+    }
+
+    pub async fn submit(&self, token: &str, petition: Petition) -> Result<Receipt, Status> {
+        let mut client = self.client().await;
+        let response = client
+            .submit(authorized(
+                token,
+                SubmitRequest {
+                    petition: Some(petition),
+                },
+            ))
+            .await?;
+        Ok(response.into_inner().receipt.expect("receipt"))
+    }
+
+    pub async fn track(&self, receipt: &Receipt) -> Result<TrackResponse, Status> {
+        let mut client = self.client().await;
+        client
+            .track(authorized(
+                WEB_TOKEN,
+                TrackRequest {
+                    tracking_number: receipt.tracking_number.clone(),
+                    query_code: receipt.query_code.clone(),
+                },
+            ))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// Waits until the case view exists (triage has finished with it).
+    pub async fn wait_for_case(&self, case_id: &str) -> CaseView {
+        let cases = self
+            .js
+            .get_key_value(bus::CASES_BUCKET)
+            .await
+            .expect("cases bucket");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(bytes) = cases.get(case_id).await.expect("KV get") {
+                return CaseView::decode(bytes).expect("case view decodes");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "case {case_id} was not triaged within 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Every message stored in `stream` (subject, payload), in order.
+    pub async fn stream_messages(&self, stream: &str) -> Vec<(String, bytes::Bytes)> {
+        stream_messages(&self.js, stream).await
+    }
+
+    /// Stops the app gracefully and returns how it ended.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.stop.take().map(|s| s.send(()));
+        self.task.take().expect("running").await.expect("app task")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Every message stored in `stream` (subject, payload), in order.
+pub async fn stream_messages(js: &jetstream::Context, stream: &str) -> Vec<(String, bytes::Bytes)> {
+    let mut stream = js.get_stream(stream).await.expect("stream exists");
+    let state = stream.info().await.expect("stream info").state.clone();
+    let mut out = Vec::new();
+    if state.messages == 0 {
+        return out;
+    }
+    for sequence in state.first_sequence..=state.last_sequence {
+        if let Ok(m) = stream.get_raw_message(sequence).await {
+            out.push((m.subject.to_string(), m.payload));
+        }
+    }
+    out
+}
+
+pub fn authorized<T>(token: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii token"),
+    );
+    request
+}
+
+/// A realistic petition: a township construction matter from an identified petitioner.
+pub fn petition(channel_message_id: &str) -> Petition {
+    Petition {
+        channel_message_id: channel_message_id.to_owned(),
+        title: "小区违章搭建无人管".into(),
+        body: "我住在黄宅镇某小区，楼下业主违章搭建阳光房已三个月，物业多次劝阻无效，请相关部门依法处理。"
+            .into(),
+        petitioner: Some(Petitioner {
+            name: "王某某".into(),
+            id_number: "11010519491231002X".into(),
+            phone: "13812345678".into(),
+            contact_address: "浦江县黄宅镇某小区3幢".into(),
+        }),
+        location: Some(Location {
+            address: "浦江县黄宅镇某小区".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

@@ -69,8 +69,8 @@ impl Bus {
         let js = jetstream::ContextBuilder::new()
             .timeout(request_timeout)
             .build(client.clone());
-        let archive = |name: &'static str, subjects: &'static str, description: &str| {
-            stream::Config {
+        let archive =
+            |name: &'static str, subjects: &'static str, description: &str| stream::Config {
                 name: name.to_owned(),
                 description: Some(description.to_owned()),
                 subjects: vec![subjects.to_owned()],
@@ -80,8 +80,7 @@ impl Bus {
                 deny_delete: true,
                 deny_purge: true,
                 ..Default::default()
-            }
-        };
+            };
         let ensure_stream = |config: stream::Config| {
             let js = js.clone();
             async move {
@@ -143,12 +142,8 @@ impl Bus {
             5,
         ))
         .await?;
-        let dedup = ensure_bucket(bucket(
-            bus::DEDUP_BUCKET,
-            "minhu: exact-duplicate index",
-            1,
-        ))
-        .await?;
+        let dedup =
+            ensure_bucket(bucket(bus::DEDUP_BUCKET, "minhu: exact-duplicate index", 1)).await?;
         Ok(Bus {
             client,
             js,

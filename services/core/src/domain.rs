@@ -186,8 +186,17 @@ mod tests {
 
     #[test]
     fn tracking_number_refuses_garbage() {
-        for bad in ["", "MH", "XX20261127-0000042", "MH2026112-0000042", "MH20261127-42"] {
-            assert!(TrackingNumber::parse("MH", bad).is_err(), "{bad:?} accepted");
+        for bad in [
+            "",
+            "MH",
+            "XX20261127-0000042",
+            "MH2026112-0000042",
+            "MH20261127-42",
+        ] {
+            assert!(
+                TrackingNumber::parse("MH", bad).is_err(),
+                "{bad:?} accepted"
+            );
         }
     }
 }

@@ -58,7 +58,8 @@ impl Identity {
     /// The query code of a tracking number: HMAC-derived, so retries return the same code and
     /// nothing secret is stored.
     pub fn query_code(&self, tracking_number: &str) -> String {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.query_code_key).expect("any key length");
+        let mut mac =
+            <HmacSha256 as Mac>::new_from_slice(&self.query_code_key).expect("any key length");
         mac.update(b"query-code\0");
         mac.update(tracking_number.as_bytes());
         let digest = mac.finalize().into_bytes();
@@ -114,7 +115,10 @@ impl Identity {
         let mut nonce = [0u8; 24];
         rand::rng().fill_bytes(&mut nonce);
         let ciphertext = cipher
-            .encrypt(XNonce::from_slice(&nonce), petitioner.encode_to_vec().as_slice())
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                petitioner.encode_to_vec().as_slice(),
+            )
             .expect("XChaCha20-Poly1305 encryption of an in-memory buffer cannot fail");
         SealedBox {
             key_id: key_id.clone(),
@@ -133,7 +137,10 @@ impl Identity {
             return Err(SealError::Corrupt);
         }
         let plain = cipher
-            .decrypt(XNonce::from_slice(&sealed.nonce), sealed.ciphertext.as_slice())
+            .decrypt(
+                XNonce::from_slice(&sealed.nonce),
+                sealed.ciphertext.as_slice(),
+            )
             .map_err(|_| SealError::Corrupt)?;
         Petitioner::decode(plain.as_slice()).map_err(|_| SealError::Corrupt)
     }

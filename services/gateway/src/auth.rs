@@ -36,7 +36,9 @@ impl ChannelRegistry {
     pub fn authenticate(&self, metadata: &MetadataMap) -> Result<ChannelId, Status> {
         let header = metadata
             .get("authorization")
-            .ok_or_else(|| Status::unauthenticated("missing authorization: Bearer <channel token>"))?
+            .ok_or_else(|| {
+                Status::unauthenticated("missing authorization: Bearer <channel token>")
+            })?
             .to_str()
             .map_err(|_| Status::unauthenticated("authorization is not valid text"))?;
         let token = header
@@ -44,7 +46,9 @@ impl ChannelRegistry {
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| Status::unauthenticated("authorization must be: Bearer <channel token>"))?;
+            .ok_or_else(|| {
+                Status::unauthenticated("authorization must be: Bearer <channel token>")
+            })?;
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         match self.by_digest.get_key_value(&digest) {
             Some((known, channel)) if bool::from(known.ct_eq(&digest)) => Ok(channel.clone()),
@@ -77,7 +81,10 @@ mod tests {
     fn missing_malformed_and_unknown_tokens_are_unauthenticated() {
         let registry = ChannelRegistry::new(&Settings::defaults().channels);
         assert_eq!(
-            registry.authenticate(&MetadataMap::new()).unwrap_err().code(),
+            registry
+                .authenticate(&MetadataMap::new())
+                .unwrap_err()
+                .code(),
             tonic::Code::Unauthenticated
         );
         for bad in [

@@ -17,7 +17,9 @@ pub enum IntakeError {
          use a new id for a new petition"
     )]
     ReusedMessageId(String),
-    #[error("the petition could not be stored now (the bus is unavailable); retry with the same channel_message_id")]
+    #[error(
+        "the petition could not be stored now (the bus is unavailable); retry with the same channel_message_id"
+    )]
     Unavailable(#[source] async_nats::Error),
     #[error("internal error")]
     Internal(#[source] async_nats::Error),

@@ -22,8 +22,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use minhu_contracts::bus;
 use minhu_contracts::v1::{
-    CaseStatus, CaseView, HistoryEntry, IntakeRecord, Petition, Petitioner, Receipt,
-    TrackResponse, Unit,
+    CaseStatus, CaseView, HistoryEntry, IntakeRecord, Petition, Petitioner, Receipt, TrackResponse,
+    Unit,
 };
 use minhu_core::bus::Bus;
 use minhu_core::config::{DeadlineSettings, GatewaySettings};
@@ -74,7 +74,11 @@ impl Intake {
             received_at: Some(timestamp(now)),
             petition: Some(petition),
         };
-        let message_id = &record.petition.as_ref().expect("set above").channel_message_id;
+        let message_id = &record
+            .petition
+            .as_ref()
+            .expect("set above")
+            .channel_message_id;
         let subject = bus::intake_subject(channel.as_str(), &intake_key(message_id));
 
         // The client queues publishes while disconnected and sends them on reconnect; a
@@ -110,19 +114,15 @@ impl Intake {
     }
 
     /// A retry: the original is stored; return its receipt if it is the same petition.
-    async fn replay(
-        &self,
-        subject: &str,
-        record: &IntakeRecord,
-    ) -> Result<Receipt, IntakeError> {
+    async fn replay(&self, subject: &str, record: &IntakeRecord) -> Result<Receipt, IntakeError> {
         let stored = self
             .bus
             .intake
             .get_last_raw_message_by_subject(subject)
             .await
             .map_err(|e| IntakeError::Unavailable(e.into()))?;
-        let original = IntakeRecord::decode(stored.payload)
-            .map_err(|e| IntakeError::Internal(e.into()))?;
+        let original =
+            IntakeRecord::decode(stored.payload).map_err(|e| IntakeError::Internal(e.into()))?;
         let message_id = &record.petition.as_ref().expect("set").channel_message_id;
         if original.content_digest != record.content_digest {
             return Err(IntakeError::ReusedMessageId(message_id.clone()));
@@ -157,7 +157,10 @@ impl Intake {
         let not_found = || Status::not_found("no case with this tracking number and query code");
         let tracking = TrackingNumber::parse(&self.tracking_prefix, tracking_number)
             .map_err(|_| not_found())?;
-        if !self.identity.verify_query_code(tracking.as_str(), query_code) {
+        if !self
+            .identity
+            .verify_query_code(tracking.as_str(), query_code)
+        {
             return Err(not_found());
         }
         if let Some(view) = self.case_view(tracking.as_str()).await? {
@@ -227,10 +230,7 @@ impl Intake {
             tracking_number: view.tracking_number,
             status: view.status,
             accepted_at: view.accepted_at,
-            category: view
-                .classification
-                .map(|c| c.category)
-                .unwrap_or_default(),
+            category: view.classification.map(|c| c.category).unwrap_or_default(),
             unit,
             deadlines: view.deadlines,
             history: view.history,

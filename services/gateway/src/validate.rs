@@ -44,7 +44,10 @@ pub fn validate(
     v.no_control("petition.title", &p.title, false);
 
     if p.body.trim().is_empty() {
-        v.add("petition.body", "required: the petition text must not be empty");
+        v.add(
+            "petition.body",
+            "required: the petition text must not be empty",
+        );
     } else {
         v.max_chars("petition.body", &p.body, limits.max_body_chars);
         v.no_control("petition.body", &p.body, true);
@@ -126,9 +129,11 @@ fn petitioner(v: &mut Violations, p: &Petitioner, limits: &GatewaySettings) {
         );
     }
     if !p.phone.is_empty() {
-        let valid_chars = p.phone.chars().enumerate().all(|(i, c)| {
-            c.is_ascii_digit() || c == ' ' || c == '-' || (i == 0 && c == '+')
-        });
+        let valid_chars = p
+            .phone
+            .chars()
+            .enumerate()
+            .all(|(i, c)| c.is_ascii_digit() || c == ' ' || c == '-' || (i == 0 && c == '+'));
         let digits = p.phone.chars().filter(char::is_ascii_digit).count();
         if !valid_chars || !(5..=20).contains(&digits) {
             v.add(

@@ -106,11 +106,8 @@ impl App {
             let span = tracing::info_span!("role", name = "triage");
             tasks.spawn(
                 async move {
-                    let result = worker
-                        .run(stop.cancelled_owned())
-                        .await
-                        .map_err(|e| anyhow::anyhow!(e));
-                    (Role::Triage, result)
+                    worker.run(stop.cancelled_owned()).await;
+                    (Role::Triage, Ok(()))
                 }
                 .instrument(span),
             );
@@ -152,9 +149,7 @@ async fn serve_grpc(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<IntakeServiceServer<Gateway>>()
-        .await;
+    health.set_serving::<IntakeServiceServer<Gateway>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(minhu_contracts::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

@@ -13,7 +13,11 @@ use minhu_core::config::{DEFAULT_TOML, Settings};
 use time::OffsetDateTime;
 
 #[derive(Parser)]
-#[command(name = "minhu", version, about = "民呼 minhu: multi-channel intake and dispatch for citizen petitions")]
+#[command(
+    name = "minhu",
+    version,
+    about = "民呼 minhu: multi-channel intake and dispatch for citizen petitions"
+)]
 struct Cli {
     /// Log format: text or json.
     #[arg(long, global = true, default_value = "text", env = "MINHU_LOG_FORMAT")]
@@ -147,7 +151,10 @@ async fn main() -> anyhow::Result<()> {
                 id_number,
             };
             let receipt = client.submit(petition.into()).await?;
-            let accepted_at = receipt.accepted_at.map(|t| t.to_string()).unwrap_or_default();
+            let accepted_at = receipt
+                .accepted_at
+                .map(|t| t.to_string())
+                .unwrap_or_default();
             println!(
                 "tracking_number={} query_code={} accepted_at={accepted_at} replayed={}",
                 receipt.tracking_number, receipt.query_code, receipt.replayed
@@ -164,7 +171,11 @@ async fn main() -> anyhow::Result<()> {
             let case = client.track(&tracking_number, &query_code).await?;
             let status = |s: i32| {
                 CaseStatus::try_from(s)
-                    .map(|s| s.as_str_name().trim_start_matches("CASE_STATUS_").to_owned())
+                    .map(|s| {
+                        s.as_str_name()
+                            .trim_start_matches("CASE_STATUS_")
+                            .to_owned()
+                    })
                     .unwrap_or_else(|_| s.to_string())
             };
             println!("tracking_number: {}", case.tracking_number);
@@ -203,9 +214,12 @@ async fn serve(
     let managed = match nats_url.clone().or_else(|| settings.nats.url.clone()) {
         Some(_) => None,
         None => Some(
-            ManagedNats::start(settings.nats.managed_listen, &settings.nats.managed_store_dir)
-                .await
-                .context("starting the local NATS server")?,
+            ManagedNats::start(
+                settings.nats.managed_listen,
+                &settings.nats.managed_store_dir,
+            )
+            .await
+            .context("starting the local NATS server")?,
         ),
     };
     let url = nats_url
@@ -237,7 +251,9 @@ fn print_banner(settings: &Settings, roles: &[Role], app: &App, url: &str, manag
     } else {
         println!("  NATS: {url}");
     }
-    println!("  units receive cases on: minhu.dispatch.<unit_id>.>  (payload minhu.v1.DispatchedCase)");
+    println!(
+        "  units receive cases on: minhu.dispatch.<unit_id>.>  (payload minhu.v1.DispatchedCase)"
+    );
     let demo: Vec<_> = settings
         .channels
         .iter()
@@ -246,7 +262,11 @@ fn print_banner(settings: &Settings, roles: &[Role], app: &App, url: &str, manag
     if !demo.is_empty() {
         println!("  demo channel tokens (replace them before production):");
         for (channel, token) in demo {
-            println!("    {:<16} authorization: Bearer {}", channel.id, token.expose());
+            println!(
+                "    {:<16} authorization: Bearer {}",
+                channel.id,
+                token.expose()
+            );
         }
     }
     if settings.uses_demo_secrets() {

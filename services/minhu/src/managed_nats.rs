@@ -26,7 +26,13 @@ impl ManagedNats {
             .with_context(|| format!("cannot create NATS store dir {}", store_dir.display()))?;
         let log = store_dir.join("nats-server.log");
         let child = Command::new(&binary)
-            .args(["-js", "-a", &listen.ip().to_string(), "-p", &listen.port().to_string()])
+            .args([
+                "-js",
+                "-a",
+                &listen.ip().to_string(),
+                "-p",
+                &listen.port().to_string(),
+            ])
             .arg("-sd")
             .arg(store_dir)
             .arg("-l")
@@ -53,7 +59,10 @@ impl ManagedNats {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        bail!("nats-server did not accept connections on {listen} within 10 s; see {}", log.display())
+        bail!(
+            "nats-server did not accept connections on {listen} within 10 s; see {}",
+            log.display()
+        )
     }
 
     pub fn url(&self) -> &str {
@@ -95,7 +104,9 @@ fn find_binary() -> anyhow::Result<PathBuf> {
     for candidate in candidates.into_iter().filter(|c| c.is_file()) {
         match version_of(&candidate) {
             Some(v) if v >= MIN_VERSION => return Ok(candidate),
-            Some((major, minor)) => too_old.push(format!("{} ({major}.{minor})", candidate.display())),
+            Some((major, minor)) => {
+                too_old.push(format!("{} ({major}.{minor})", candidate.display()))
+            }
             None => {}
         }
     }
@@ -114,7 +125,10 @@ fn find_binary() -> anyhow::Result<PathBuf> {
 
 /// Parses `nats-server: v2.15.1`.
 fn version_of(binary: &Path) -> Option<(u32, u32)> {
-    let output = std::process::Command::new(binary).arg("--version").output().ok()?;
+    let output = std::process::Command::new(binary)
+        .arg("--version")
+        .output()
+        .ok()?;
     parse_version(&String::from_utf8_lossy(&output.stdout))
 }
 

@@ -24,7 +24,9 @@ impl Role {
 
     pub fn description(self) -> &'static str {
         match self {
-            Role::Gateway => "gRPC intake for channels: authenticate, validate, store, receipt, Track",
+            Role::Gateway => {
+                "gRPC intake for channels: authenticate, validate, store, receipt, Track"
+            }
             Role::Triage => "classify, recognise duplicates, route and dispatch each petition once",
         }
     }
@@ -85,7 +87,10 @@ mod tests {
             [Role::Gateway, Role::Triage]
         );
         let err = parse_roles("gateway,clerk").unwrap_err();
-        assert!(err.contains("clerk") && err.contains("gateway, triage"), "{err}");
+        assert!(
+            err.contains("clerk") && err.contains("gateway, triage"),
+            "{err}"
+        );
         assert!(parse_roles("").is_err());
     }
 }

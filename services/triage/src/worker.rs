@@ -23,7 +23,7 @@ use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::Stream as JsStream;
 use async_nats::jetstream::{self, AckKind};
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use minhu_contracts::bus::{self, CaseEventKind};
 use minhu_contracts::v1::{
     CaseEvent, CaseStatus, CaseView, Dispatched, DispatchedCase, HistoryEntry, IntakeRecord,
@@ -105,23 +105,27 @@ impl TriageWorker {
     }
 
     /// Pulls and handles messages until `shutdown` resolves; then stops pulling and lets the
-    /// messages in hand finish (and be acknowledged) before returning.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), async_nats::Error> {
-        let consumer = self.consumer().await?;
-        tokio::pin!(shutdown);
+    /// messages in hand finish (and be acknowledged) before returning. While NATS is away it
+    /// waits for it (capped exponential backoff) instead of failing: the durable consumer keeps
+    /// our place on the server.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        // Shared, so it can be awaited again after it has fired.
+        let shutdown = shutdown.boxed().shared();
         let mut backoff = Duration::from_millis(100);
         loop {
-            let messages = tokio::select! {
-                _ = &mut shutdown => return Ok(()),
-                messages = consumer.messages() => messages,
+            let pulled = tokio::select! {
+                _ = shutdown.clone() => return,
+                pulled = async {
+                    let consumer = self.consumer().await?;
+                    Ok::<_, async_nats::Error>(consumer.messages().await?)
+                } => pulled,
             };
-            let messages = match messages {
-                Ok(m) => m,
+            let messages = match pulled {
+                Ok(messages) => messages,
                 Err(e) => {
-                    // The durable consumer keeps our place on the server; just ask again.
-                    tracing::warn!(error = %e, "cannot pull from the intake stream; retrying");
+                    tracing::warn!(error = %e, retry_in = ?backoff, "cannot pull from the intake stream");
                     tokio::select! {
-                        _ = &mut shutdown => return Ok(()),
+                        _ = shutdown.clone() => return,
                         _ = tokio::time::sleep(backoff) => {}
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -130,7 +134,7 @@ impl TriageWorker {
             };
             backoff = Duration::from_millis(100);
             messages
-                .take_until(&mut shutdown)
+                .take_until(shutdown.clone())
                 .for_each_concurrent(CONCURRENCY, |message| async {
                     match message {
                         Ok(message) => self.handle_and_ack(message).await,
@@ -305,7 +309,12 @@ impl TriageWorker {
         let mut triaged = self.triage.assess(&petition);
         triaged.intake_sequence = intake_sequence;
         if let Some(key) = exact_duplicate_key(&record.petitioner_key, &petition.body) {
-            match self.bus.dedup.create(&key, Bytes::from(case_id.to_owned())).await {
+            match self
+                .bus
+                .dedup
+                .create(&key, Bytes::from(case_id.to_owned()))
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
                     let first = self
@@ -398,7 +407,9 @@ fn triaged_of(payload: Bytes) -> Result<(Option<prost_types::Timestamp>, Triaged
             event: Some(case_event::Event::Triaged(t)),
             ..
         }) => Ok((at, t)),
-        _ => Err(TriageError::Poison("recorded triage decision does not decode".into())),
+        _ => Err(TriageError::Poison(
+            "recorded triage decision does not decode".into(),
+        )),
     }
 }
 
