@@ -194,7 +194,10 @@ async fn a_repeat_from_the_same_petitioner_is_linked_not_dispatched_again() {
         .collect();
     assert!(dispatched_cases.is_empty(), "a repeat is not dispatched");
     let original_view = app.wait_for_case(&original.tracking_number).await;
-    assert_eq!(original_view.duplicates, [receipt.tracking_number.clone()]);
+    assert_eq!(
+        original_view.duplicates,
+        vec![receipt.tracking_number.clone()]
+    );
 
     // Another person with the same text is not a repeat.
     let mut neighbour = petition("web-neighbour");

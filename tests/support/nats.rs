@@ -298,15 +298,20 @@ fn child_running(child: &mut Option<Child>) -> bool {
     running
 }
 
-/// Panics with the server's output if the process has exited.
-fn assert_alive(child: Option<&mut Child>, dir: &Path) {
-    if let Some(process) = child
-        && let Ok(Some(status)) = process.try_wait()
-    {
-        panic!(
+/// Fails with the server's output if the process has exited.
+fn check_alive(child: Option<&mut Child>, dir: &Path) -> Result<(), String> {
+    match child.map(Child::try_wait) {
+        Some(Ok(Some(status))) => Err(format!(
             "nats-server exited during startup ({status})\n{}",
             diagnostics(dir)
-        );
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn assert_alive(child: Option<&mut Child>, dir: &Path) {
+    if let Err(report) = check_alive(child, dir) {
+        panic!("{report}");
     }
 }
 
@@ -315,21 +320,31 @@ fn accepts(port: u16) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
 }
 
-/// Waits until the client port accepts TCP connections; panics if the process dies first.
-fn wait_accepting(port: u16, mut child: Option<&mut Child>, dir: &Path) {
+/// Waits until the client port accepts TCP connections; fails if the process dies first.
+fn try_wait_accepting(port: u16, mut child: Option<&mut Child>, dir: &Path) -> Result<(), String> {
     let deadline = Instant::now() + ACCEPT_TIMEOUT;
     while !accepts(port) {
-        assert_alive(child.as_deref_mut(), dir);
+        check_alive(child.as_deref_mut(), dir)?;
         if Instant::now() >= deadline {
-            panic!(
+            return Err(format!(
                 "nats-server did not accept connections on 127.0.0.1:{port} within \
                  {ACCEPT_TIMEOUT:?}\n{}",
                 diagnostics(dir)
-            );
+            ));
         }
         sleep(POLL_INTERVAL);
     }
+    Ok(())
 }
+
+fn wait_accepting(port: u16, child: Option<&mut Child>, dir: &Path) {
+    if let Err(report) = try_wait_accepting(port, child, dir) {
+        panic!("{report}");
+    }
+}
+
+/// Lines of route reconnect noise that a dead cluster peer causes; they would bury the rest.
+const ROUTE_NOISE: &str = "Error trying to connect to route";
 
 /// The last lines of the server's log and output, for panic messages.
 fn diagnostics(dir: &Path) -> String {
@@ -337,9 +352,13 @@ fn diagnostics(dir: &Path) -> String {
     for name in [OUTPUT_FILE, LOG_FILE] {
         let path = dir.join(name);
         let text = fs::read_to_string(&path).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+        let (noise, lines): (Vec<&str>, Vec<&str>) =
+            text.lines().partition(|line| line.contains(ROUTE_NOISE));
+        let tail = lines[lines.len().saturating_sub(40)..].join("\n");
         report += &format!("--- {} ---\n{tail}\n", path.display());
+        if !noise.is_empty() {
+            report += &format!("({} route reconnect errors left out)\n", noise.len());
+        }
     }
     report
 }

@@ -164,7 +164,7 @@ impl Intake {
             return Err(not_found());
         }
         if let Some(view) = self.case_view(tracking.as_str()).await? {
-            return self.from_view(view).await;
+            return self.answer_from_view(view).await;
         }
         // Not triaged yet: the intake archive proves it was accepted.
         let stored = match self
@@ -210,7 +210,7 @@ impl Intake {
         }
     }
 
-    async fn from_view(&self, view: CaseView) -> Result<TrackResponse, Status> {
+    async fn answer_from_view(&self, view: CaseView) -> Result<TrackResponse, Status> {
         let original_status = if view.duplicate_of.is_empty() {
             CaseStatus::Unspecified as i32
         } else {

@@ -71,10 +71,10 @@ pub fn validate(
     }
 
     if let Some(loc) = &p.location {
-        if !loc.division_code.is_empty() {
-            if let Err(e) = DivisionCode::parse(&loc.division_code) {
-                v.add("petition.location.division_code", e.to_string());
-            }
+        if !loc.division_code.is_empty()
+            && let Err(e) = DivisionCode::parse(&loc.division_code)
+        {
+            v.add("petition.location.division_code", e.to_string());
         }
         v.max_chars(
             "petition.location.address",

@@ -207,7 +207,7 @@ impl TriageWorker {
             view.status = CaseStatus::Duplicate as i32;
             view.duplicate_of = original.clone();
             view.history.push(HistoryEntry {
-                at: decided_at.clone(),
+                at: decided_at,
                 status: CaseStatus::Duplicate as i32,
                 note: format!("与 {original} 为同一事项，并入原件办理"),
             });
