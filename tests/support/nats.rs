@@ -11,13 +11,14 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
 /// Environment variable that overrides the `nats-server` binary the tests run.
-pub const SERVER_BIN_ENV: &str = "MINHU_NATS_SERVER_BIN";
+pub const SERVER_BIN_ENV: &str = "NATS_SERVER_BIN";
 
 /// Oldest server accepted: the tests rely on JetStream behaviour of 2.11 and later.
 const MIN_VERSION: (u32, u32) = (2, 11);
@@ -428,17 +429,49 @@ pub struct ClusterNode {
     client_port: u16,
     cluster_port: u16,
     child: Option<Child>,
+    /// Length of the (appended) log file when the current process started.
+    log_start: u64,
     dir: TempDir,
 }
 
+/// Ports are chosen before the servers bind them, so another process can take one meanwhile.
+const CLUSTER_START_ATTEMPTS: usize = 3;
+
 impl NatsCluster {
     /// Starts `n` nodes routed to each other and waits until JetStream answers on every node.
+    ///
+    /// Starts over with new ports if a node finds one of its ports taken.
     pub fn start(n: usize) -> NatsCluster {
         assert!(n >= 1, "a cluster needs at least one node");
-        let bin = server_bin();
+        let mut attempt = 1;
+        loop {
+            match Self::try_start(n) {
+                Ok(cluster) => return cluster,
+                Err(report)
+                    if attempt < CLUSTER_START_ATTEMPTS
+                        && report.contains("address already in use") =>
+                {
+                    attempt += 1;
+                }
+                Err(report) => panic!("cannot start a {n}-node NATS cluster: {report}"),
+            }
+        }
+    }
+
+    fn try_start(n: usize) -> Result<NatsCluster, String> {
+        // Clusters started at the same time by parallel tests could otherwise route into each
+        // other through a recycled port: routes between different cluster names are refused.
+        static CLUSTERS: AtomicUsize = AtomicUsize::new(0);
+        let cluster_name = format!(
+            "minhu-test-{}-{}",
+            std::process::id(),
+            CLUSTERS.fetch_add(1, Ordering::Relaxed)
+        );
         let ports = free_ports(2 * n);
         let (client_ports, cluster_ports) = ports.split_at(n);
-        let mut nodes = Vec::with_capacity(n);
+        let mut cluster = NatsCluster {
+            nodes: Vec::with_capacity(n),
+        };
         for i in 0..n {
             let dir = tempfile::Builder::new()
                 .prefix(&format!("minhu-nats-n{i}-"))
@@ -455,7 +488,7 @@ impl NatsCluster {
                 "server_name: {name}\n\
                  listen: 127.0.0.1:{client}\n\
                  jetstream {{\n  store_dir: \"{store}\"\n}}\n\
-                 cluster {{\n  name: \"minhu-test\"\n  listen: 127.0.0.1:{cluster}\n  \
+                 cluster {{\n  name: \"{cluster_name}\"\n  listen: 127.0.0.1:{cluster}\n  \
                  routes: [{routes}]\n}}\n",
                 client = client_ports[i],
                 cluster = cluster_ports[i],
@@ -470,17 +503,17 @@ impl NatsCluster {
                 client_port: client_ports[i],
                 cluster_port: cluster_ports[i],
                 child: None,
+                log_start: 0,
                 dir,
             };
-            node.child = Some(spawn(node.command(bin), node.dir.path()));
-            nodes.push(node);
+            node.spawn();
+            cluster.nodes.push(node);
         }
-        for node in &mut nodes {
-            wait_accepting(node.client_port, node.child.as_mut(), node.dir.path());
+        for node in &mut cluster.nodes {
+            try_wait_accepting(node.client_port, node.child.as_mut(), node.dir.path())?;
         }
-        let cluster = NatsCluster { nodes };
-        cluster.wait_ready();
-        cluster
+        cluster.poll_ready()?;
+        Ok(cluster)
     }
 
     /// Comma-separated client URLs of all nodes, for a client's server list.
@@ -502,24 +535,42 @@ impl NatsCluster {
     }
 
     /// Waits until every running node answers a JetStream API request without an error, which
-    /// needs an elected metadata leader. Panics after 30 s.
+    /// needs an elected metadata leader. Panics after 30 s or as soon as a node logs a fatal error.
     pub fn wait_ready(&self) {
+        if let Err(report) = self.poll_ready() {
+            panic!("{report}");
+        }
+    }
+
+    fn poll_ready(&self) -> Result<(), String> {
         let deadline = Instant::now() + CLUSTER_READY_TIMEOUT;
         loop {
-            let pending: Vec<&ClusterNode> = self
-                .nodes
-                .iter()
-                .filter(|node| node.child.is_some() && !jetstream_api_ready(node.client_port))
+            let running = self.nodes.iter().filter(|node| node.child.is_some());
+            // A node that cannot bind its cluster port logs [FTL] and exits after its client port
+            // already accepted connections, so look for that rather than only waiting it out.
+            for node in running.clone() {
+                if let Some(line) = node.fatal_error() {
+                    return Err(format!(
+                        "node {} failed: {line}\n{}",
+                        node.name,
+                        diagnostics(node.dir.path())
+                    ));
+                }
+            }
+            let pending: Vec<&ClusterNode> = running
+                .filter(|node| !jetstream_api_ready(node.client_port))
                 .collect();
             if pending.is_empty() {
-                return;
+                return Ok(());
             }
             if Instant::now() >= deadline {
                 let report: String = pending
                     .iter()
                     .map(|node| format!("node {}:\n{}", node.name, diagnostics(node.dir.path())))
                     .collect();
-                panic!("JetStream cluster not ready within {CLUSTER_READY_TIMEOUT:?}\n{report}");
+                return Err(format!(
+                    "JetStream cluster not ready within {CLUSTER_READY_TIMEOUT:?}\n{report}"
+                ));
             }
             sleep(Duration::from_millis(100));
         }
@@ -566,7 +617,7 @@ impl ClusterNode {
     /// connections. Use [`NatsCluster::wait_ready`] to wait for JetStream as well.
     pub fn restart(&mut self) {
         self.kill();
-        self.child = Some(spawn(self.command(server_bin()), self.dir.path()));
+        self.spawn();
         wait_accepting(self.client_port, self.child.as_mut(), self.dir.path());
     }
 
@@ -575,14 +626,26 @@ impl ClusterNode {
         child_running(&mut self.child)
     }
 
-    fn command(&self, bin: &Path) -> Command {
-        let mut command = Command::new(bin);
+    fn spawn(&mut self) {
+        let log = self.dir.path().join(LOG_FILE);
+        self.log_start = fs::metadata(&log).map(|meta| meta.len()).unwrap_or(0);
+        let mut command = Command::new(server_bin());
         command
             .arg("-c")
             .arg(self.dir.path().join("nats.conf"))
             .arg("-l")
-            .arg(self.dir.path().join(LOG_FILE));
-        command
+            .arg(log);
+        self.child = Some(spawn(command, self.dir.path()));
+    }
+
+    /// The first fatal log line written by the current process, if any.
+    fn fatal_error(&self) -> Option<String> {
+        let bytes = fs::read(self.dir.path().join(LOG_FILE)).ok()?;
+        let start = usize::try_from(self.log_start).ok()?.min(bytes.len());
+        String::from_utf8_lossy(&bytes[start..])
+            .lines()
+            .find(|line| line.contains("[FTL]"))
+            .map(str::to_owned)
     }
 }
 
@@ -652,6 +715,7 @@ mod tests {
         assert_eq!(server.port(), port);
         assert_ne!(server.pid(), first_pid);
         assert!(accepts(port));
+        assert!(jetstream_api_ready(port), "JetStream answers after restart");
         assert!(server.store_dir().join("jetstream").is_dir());
 
         server.stop();

@@ -2,11 +2,13 @@
 //!
 //! - [`roles`]: the roles and how a `--roles` list parses.
 //! - [`app`]: build everything, then run the roles until stopped.
+//! - [`bench`]: benchmark commands that print figures.
 //! - [`managed_nats`]: the local nats-server `minhu serve` starts when no NATS URL is given.
 //! - [`client`]: the small gRPC client behind `minhu submit` and `minhu track`.
 //! - [`telemetry`]: structured logs, set up once.
 
 pub mod app;
+pub mod bench;
 pub mod client;
 pub mod managed_nats;
 pub mod roles;

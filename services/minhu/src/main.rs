@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use minhu::bench::IdempotencyBench;
 use minhu::client::{IntakeClient, PetitionArgs};
 use minhu::managed_nats::ManagedNats;
 use minhu::roles::{Role, parse_roles};
@@ -72,6 +73,11 @@ enum Command {
         #[arg(long)]
         id_number: Option<String>,
     },
+    /// Benchmarks that print figures.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Track a case by tracking number and query code.
     Track {
         #[arg(long, default_value = "http://127.0.0.1:50051")]
@@ -80,6 +86,23 @@ enum Command {
         token: String,
         tracking_number: String,
         query_code: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Idempotent intake: one publish per subject with expected sequence 0, against a KV
+    /// create followed by a publish. Ends with `subject_cas_per_s=N kv_then_publish_per_s=N ratio=R`.
+    Idempotency {
+        /// Use this NATS (else a temporary local server is started).
+        #[arg(long)]
+        nats_url: Option<String>,
+        #[arg(long, default_value_t = 20_000)]
+        submissions: u64,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 2048)]
+        payload_bytes: usize,
     },
 }
 
@@ -160,6 +183,24 @@ async fn main() -> anyhow::Result<()> {
                 receipt.tracking_number, receipt.query_code, receipt.replayed
             );
             Ok(())
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Idempotency {
+                    nats_url,
+                    submissions,
+                    concurrency,
+                    payload_bytes,
+                },
+        } => {
+            IdempotencyBench {
+                nats_url,
+                submissions,
+                concurrency,
+                payload_bytes,
+            }
+            .run()
+            .await
         }
         Command::Track {
             addr,
