@@ -4,8 +4,14 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files = ["petition.proto", "case.proto", "intake.proto", "bus.proto"]
-        .map(|f| proto_root.join("minhu/v1").join(f));
+    let files = [
+        "petition.proto",
+        "case.proto",
+        "intake.proto",
+        "bus.proto",
+        "ops.proto",
+    ]
+    .map(|f| proto_root.join("minhu/v1").join(f));
     // SAFETY: build scripts are single-threaded; nothing else reads the environment concurrently.
     unsafe { std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?) };
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);

@@ -4,4 +4,5 @@
 mod auth;
 mod faults;
 mod intake;
+mod ops;
 mod validation;

@@ -29,6 +29,8 @@ pub const HOTLINE_TOKEN: &str = "demo-hotline-token";
 pub fn test_settings(nats_url: &str) -> Settings {
     let mut settings = Settings::defaults();
     settings.gateway.listen = "127.0.0.1:0".parse().expect("address");
+    settings.ops.metrics_listen = Some("127.0.0.1:0".parse().expect("address"));
+    settings.ops.gauge_interval_ms = 200;
     settings.nats.url = Some(nats_url.to_owned());
     settings.nats.request_timeout_ms = 2_000;
     settings
@@ -51,6 +53,7 @@ fn init_test_log() {
 pub struct TestApp {
     pub settings: Settings,
     pub grpc_addr: Option<SocketAddr>,
+    pub metrics_addr: Option<SocketAddr>,
     /// An independent connection, as a unit system or an operator would have.
     pub nats: async_nats::Client,
     pub js: jetstream::Context,
@@ -77,6 +80,7 @@ pub async fn spawn_app_with(
         .await
         .expect("app builds");
     let grpc_addr = app.grpc_addr();
+    let metrics_addr = app.metrics_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
@@ -88,6 +92,7 @@ pub async fn spawn_app_with(
     TestApp {
         settings,
         grpc_addr,
+        metrics_addr,
         nats,
         js,
         stop: Some(stop),
@@ -129,6 +134,23 @@ impl TestApp {
             ))
             .await
             .map(|r| r.into_inner())
+    }
+
+    /// The `/metrics` text of this app.
+    pub async fn metrics(&self) -> String {
+        let addr = self.metrics_addr.expect("metrics endpoint");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: minhu\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("request");
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .await
+            .expect("response");
+        response
     }
 
     /// Waits until the case view exists (triage has finished with it).

@@ -61,5 +61,13 @@ pub const CASES_BUCKET: &str = "minhu_cases";
 /// KV bucket of the exact-duplicate index: key = digest of (petitioner key, body), value = case id.
 pub const DEDUP_BUCKET: &str = "minhu_dedup";
 
+/// KV bucket of ops figures: key `gateway.<instance>` = GatewayStats.
+pub const OPS_BUCKET: &str = "minhu_ops";
+
+/// Key of one gateway instance's figures in [`OPS_BUCKET`].
+pub fn gateway_stats_key(instance: &str) -> String {
+    format!("gateway.{instance}")
+}
+
 /// Durable pull consumer of the triage role on the intake stream.
 pub const TRIAGE_CONSUMER: &str = "minhu-triage";

@@ -57,6 +57,7 @@ pub struct Bus {
     pub dispatch: stream::Stream,
     pub cases: kv::Store,
     pub dedup: kv::Store,
+    pub ops: kv::Store,
 }
 
 impl Bus {
@@ -144,6 +145,16 @@ impl Bus {
         .await?;
         let dedup =
             ensure_bucket(bucket(bus::DEDUP_BUCKET, "minhu: exact-duplicate index", 1)).await?;
+        let ops = ensure_bucket(kv::Config {
+            // Figures of a gateway that stopped reporting vanish on their own.
+            max_age: Duration::from_secs(60),
+            ..bucket(
+                bus::OPS_BUCKET,
+                "minhu: live ops figures of each instance",
+                1,
+            )
+        })
+        .await?;
         Ok(Bus {
             client,
             js,
@@ -152,6 +163,7 @@ impl Bus {
             dispatch,
             cases,
             dedup,
+            ops,
         })
     }
 }

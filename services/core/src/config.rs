@@ -31,6 +31,7 @@ pub struct Settings {
     pub nats: NatsSettings,
     pub gateway: GatewaySettings,
     pub triage: TriageSettings,
+    pub ops: OpsSettings,
     pub identity: IdentitySettings,
     pub channels: Vec<ChannelSettings>,
     pub deadlines: DeadlineSettings,
@@ -74,6 +75,42 @@ pub struct TriageSettings {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct OpsSettings {
+    /// Where this process serves Prometheus `/metrics` (every role); unset: no endpoint.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// How often the ops role refreshes the queue and unit gauges.
+    pub gauge_interval_ms: u64,
+    /// SHA-256 (hex) of the ops token that OpsService requires.
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    /// A clear demo ops token, printed at start.
+    #[serde(default)]
+    pub demo_token: Option<Secret>,
+}
+
+impl OpsSettings {
+    pub fn token_digest(&self) -> Option<[u8; 32]> {
+        credential_digest(&self.token_sha256, &self.demo_token)
+    }
+}
+
+/// The SHA-256 of a credential configured either as a digest or as a clear demo token.
+fn credential_digest(
+    token_sha256: &Option<String>,
+    demo_token: &Option<Secret>,
+) -> Option<[u8; 32]> {
+    if let Some(hex_digest) = token_sha256 {
+        let bytes = hex::decode(hex_digest).ok()?;
+        return bytes.try_into().ok();
+    }
+    demo_token
+        .as_ref()
+        .map(|t| Sha256::digest(t.expose().as_bytes()).into())
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IdentitySettings {
     pub tracking_prefix: String,
     pub query_code_key: Secret,
@@ -104,13 +141,7 @@ pub struct ChannelSettings {
 impl ChannelSettings {
     /// The SHA-256 of the channel's token, whichever way it was configured.
     pub fn token_digest(&self) -> Option<[u8; 32]> {
-        if let Some(hex_digest) = &self.token_sha256 {
-            let bytes = hex::decode(hex_digest).ok()?;
-            return bytes.try_into().ok();
-        }
-        self.demo_token
-            .as_ref()
-            .map(|t| Sha256::digest(t.expose().as_bytes()).into())
+        credential_digest(&self.token_sha256, &self.demo_token)
     }
 }
 
@@ -256,6 +287,12 @@ impl Settings {
                 },
             }
         }
+        if self.ops.token_sha256.is_some() == self.ops.demo_token.is_some()
+            || self.ops.token_digest().is_none()
+        {
+            problems
+                .push("ops needs exactly one of token_sha256 (64 hex digits) or demo_token".into());
+        }
         let labels: HashSet<&str> = self
             .taxonomy
             .labels
@@ -339,6 +376,7 @@ impl Settings {
             || self.identity.petitioner_hash_key.expose()
                 == default.identity.petitioner_hash_key.expose()
             || self.channels.iter().any(|c| c.demo_token.is_some())
+            || self.ops.demo_token.is_some()
     }
 }
 

@@ -4,6 +4,7 @@
 //! - [`domain`]: types that parse on construction (channel and unit ids, division codes,
 //!   tracking numbers).
 //! - [`deadlines`]: the statutory limits a case starts with.
+//! - [`metrics`]: every exported metric, named in one place.
 //! - [`privacy`]: sealing petitioner identity, keyed person hashes, query codes.
 //! - [`bus`]: connecting to NATS and provisioning the streams and buckets of the bus layout.
 
@@ -11,4 +12,5 @@ pub mod bus;
 pub mod config;
 pub mod deadlines;
 pub mod domain;
+pub mod metrics;
 pub mod privacy;

@@ -43,6 +43,16 @@ impl IntakeError {
         }
     }
 
+    /// The `outcome` label of the intake metrics and the channel figures.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            IntakeError::Invalid(_) => "invalid",
+            IntakeError::ReusedMessageId(_) => "conflict",
+            IntakeError::Unavailable(_) => "unavailable",
+            IntakeError::Internal(_) => "internal",
+        }
+    }
+
     /// The answer for a unary call.
     pub fn to_status(&self) -> Status {
         match self {

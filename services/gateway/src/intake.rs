@@ -13,6 +13,7 @@
 //! number. A retry therefore rebuilds exactly the original receipt.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_nats::connection::State;
 use async_nats::jetstream::context::PublishErrorKind;
@@ -29,6 +30,7 @@ use minhu_core::bus::Bus;
 use minhu_core::config::{DeadlineSettings, GatewaySettings};
 use minhu_core::deadlines::{self, timestamp};
 use minhu_core::domain::{ChannelId, TrackingNumber};
+use minhu_core::metrics;
 use minhu_core::privacy::Identity;
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -36,6 +38,7 @@ use time::OffsetDateTime;
 use tonic::Status;
 
 use crate::error::IntakeError;
+use crate::stats::ChannelStats;
 use crate::validate::validate;
 
 /// Everything Submit and Track need, shared by all calls.
@@ -48,11 +51,30 @@ pub struct Intake {
     pub(crate) tracking_prefix: String,
     /// Unit id → unit name, for Track answers.
     pub(crate) unit_names: HashMap<String, String>,
+    pub(crate) stats: Arc<ChannelStats>,
 }
 
 impl Intake {
-    /// Validates, stores durably (or finds the original), and returns the receipt.
+    /// Validates, stores durably (or finds the original), and returns the receipt; counts the
+    /// outcome for the metrics and the channel's figures.
     pub async fn submit(
+        &self,
+        channel: &ChannelId,
+        petition: Option<Petition>,
+    ) -> Result<Receipt, IntakeError> {
+        let started = std::time::Instant::now();
+        let result = self.store(channel, petition).await;
+        let outcome = match &result {
+            Ok(receipt) if receipt.replayed => "replayed",
+            Ok(_) => "accepted",
+            Err(e) => e.outcome(),
+        };
+        metrics::intake_request(channel.as_str(), outcome, started.elapsed());
+        self.stats.record(channel.as_str(), outcome);
+        result
+    }
+
+    async fn store(
         &self,
         channel: &ChannelId,
         petition: Option<Petition>,

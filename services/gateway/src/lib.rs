@@ -7,14 +7,17 @@
 //! - [`validate`]: every rule, all violations at once.
 //! - [`intake`]: the idempotent publish, receipts, and Track.
 //! - [`error`]: the mapping of failures to gRPC, in one place.
+//! - [`stats`]: each channel's recent figures, for ops.
 
 pub mod auth;
 pub mod error;
 pub mod intake;
+pub mod stats;
 pub mod validate;
 
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use minhu_contracts::v1::intake_service_server::{IntakeService, IntakeServiceServer};
@@ -24,11 +27,14 @@ use minhu_contracts::v1::{
 };
 use minhu_core::bus::Bus;
 use minhu_core::config::Settings;
+use minhu_core::domain::ChannelId;
+use minhu_core::metrics;
 use minhu_core::privacy::Identity;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::ChannelRegistry;
 use crate::intake::Intake;
+use crate::stats::ChannelStats;
 
 /// How many items of one SubmitStream are stored concurrently; answers still come in order.
 const STREAM_PIPELINE: usize = 32;
@@ -39,6 +45,9 @@ pub struct Gateway {
     channels: ChannelRegistry,
     intake: Intake,
 }
+
+/// How far back the channel figures in QueueHealth reach.
+pub const STATS_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Gateway {
     pub fn new(settings: &Settings, bus: Bus) -> Gateway {
@@ -57,8 +66,14 @@ impl Gateway {
                 deadlines: settings.deadlines.clone(),
                 tracking_prefix: settings.identity.tracking_prefix.clone(),
                 unit_names,
+                stats: Arc::new(ChannelStats::new(STATS_WINDOW)),
             },
         }
+    }
+
+    /// This gateway's channel figures (published for QueueHealth by the gateway role).
+    pub fn stats(&self) -> Arc<ChannelStats> {
+        self.intake.stats.clone()
     }
 
     pub fn into_service(self) -> IntakeServiceServer<Gateway> {
@@ -66,7 +81,47 @@ impl Gateway {
     }
 }
 
+/// Publishes this gateway's channel figures to the ops bucket every `interval` until
+/// `shutdown`, so QueueHealth sees every gateway instance.
+pub async fn publish_stats(
+    bus: Bus,
+    instance: String,
+    stats: Arc<ChannelStats>,
+    interval: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use prost::Message;
+    tokio::pin!(shutdown);
+    let key = minhu_contracts::bus::gateway_stats_key(&instance);
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = ticker.tick() => {}
+        }
+        let snapshot = minhu_contracts::v1::GatewayStats {
+            instance: instance.clone(),
+            at: Some(minhu_core::deadlines::timestamp(
+                time::OffsetDateTime::now_utc(),
+            )),
+            window_seconds: stats.window().as_secs() as u32,
+            channels: stats.snapshot(),
+        };
+        if let Err(e) = bus.ops.put(&key, snapshot.encode_to_vec().into()).await {
+            tracing::debug!(error = %e, "gateway figures not published");
+        }
+    }
+}
+
 type SubmitStreamOut = Pin<Box<dyn Stream<Item = Result<SubmitStreamResponse, Status>> + Send>>;
+
+impl Gateway {
+    fn authenticate(&self, metadata: &tonic::metadata::MetadataMap) -> Result<ChannelId, Status> {
+        self.channels.authenticate(metadata).inspect_err(|_| {
+            metrics::intake_request("unknown", "unauthenticated", std::time::Duration::ZERO);
+        })
+    }
+}
 
 #[tonic::async_trait]
 impl IntakeService for Gateway {
@@ -74,7 +129,7 @@ impl IntakeService for Gateway {
         &self,
         request: Request<SubmitRequest>,
     ) -> Result<Response<SubmitResponse>, Status> {
-        let channel = self.channels.authenticate(request.metadata())?;
+        let channel = self.authenticate(request.metadata())?;
         let petition = request.into_inner().petition;
         match self.intake.submit(&channel, petition).await {
             Ok(receipt) => Ok(Response::new(SubmitResponse {
@@ -90,7 +145,7 @@ impl IntakeService for Gateway {
         &self,
         request: Request<Streaming<SubmitRequest>>,
     ) -> Result<Response<Self::SubmitStreamStream>, Status> {
-        let channel = self.channels.authenticate(request.metadata())?;
+        let channel = self.authenticate(request.metadata())?;
         let intake = self.intake.clone();
         let answers = request
             .into_inner()

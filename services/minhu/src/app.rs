@@ -2,36 +2,49 @@
 //! then run the selected roles until told to stop. `main` and the end-to-end tests both go
 //! through [`App::build`] and [`App::run_until_stopped`].
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use async_nats::connection::State;
 use minhu_contracts::v1::intake_service_server::IntakeServiceServer;
+use minhu_contracts::v1::ops_service_server::OpsServiceServer;
 use minhu_core::bus::{self, Bus};
 use minhu_core::config::Settings;
+use minhu_core::metrics;
 use minhu_gateway::Gateway;
+use minhu_ops::Ops;
 use minhu_triage::Triage;
 use minhu_triage::worker::TriageWorker;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic_health::server::HealthReporter;
 use tracing::Instrument;
 
 use crate::roles::Role;
+
+/// How often the gateway publishes its channel figures for QueueHealth.
+const GATEWAY_STATS_INTERVAL: Duration = Duration::from_secs(2);
+/// How often gRPC health follows the NATS connection.
+const HEALTH_INTERVAL: Duration = Duration::from_millis(250);
 
 pub struct App {
     settings: Settings,
     roles: Vec<Role>,
     bus: Bus,
-    listener: Option<TcpListener>,
+    grpc: Option<TcpListener>,
+    metrics: Option<TcpListener>,
 }
 
 impl App {
-    /// Connects to NATS at `nats_url`, provisions streams and buckets, and binds the gRPC
-    /// listener (port 0 picks a free port; see [`App::grpc_addr`]). Nothing runs yet.
+    /// Connects to NATS at `nats_url`, provisions streams and buckets, and binds the gRPC and
+    /// metrics listeners (port 0 picks a free port; see [`App::grpc_addr`],
+    /// [`App::metrics_addr`]). Nothing runs yet.
     pub async fn build(settings: Settings, nats_url: &str, roles: &[Role]) -> anyhow::Result<App> {
         let client = bus::connect(nats_url, "minhu").await?;
         let bus = Bus::provision(
@@ -40,27 +53,32 @@ impl App {
             Duration::from_millis(settings.nats.request_timeout_ms),
         )
         .await?;
-        let listener = if roles.iter().any(|r| r.serves_grpc()) {
-            let addr = settings.gateway.listen;
-            Some(
-                TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot listen for gRPC on {addr}"))?,
-            )
+        let grpc = if roles.iter().any(|r| r.serves_grpc()) {
+            Some(bind(settings.gateway.listen, "gRPC").await?)
         } else {
             None
+        };
+        let metrics = match settings.ops.metrics_listen {
+            Some(addr) => Some(bind(addr, "metrics").await?),
+            None => None,
         };
         Ok(App {
             settings,
             roles: roles.to_vec(),
             bus,
-            listener,
+            grpc,
+            metrics,
         })
     }
 
     /// Where the gRPC server listens, if a role of this process serves gRPC.
     pub fn grpc_addr(&self) -> Option<SocketAddr> {
-        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+        self.grpc.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Where `/metrics` is served, if configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn bus(&self) -> &Bus {
@@ -74,26 +92,98 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
-        let mut tasks: JoinSet<(Role, anyhow::Result<()>)> = JoinSet::new();
+        let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
         let App {
             settings,
             roles,
             bus,
-            listener,
+            grpc,
+            metrics,
         } = self;
+        let unit_names: HashMap<String, String> = settings
+            .catalogue
+            .units
+            .iter()
+            .map(|u| (u.id.clone(), u.name.clone()))
+            .collect();
 
-        if let Some(listener) = listener {
-            let gateway = Gateway::new(&settings, bus.clone());
+        if let Some(listener) = metrics {
+            let handle = minhu_ops::prometheus_handle();
             let stop = stop.clone();
-            let span = tracing::info_span!("role", name = "gateway");
+            tasks.spawn(async move {
+                let result = minhu_ops::serve_metrics(listener, handle, stop.cancelled_owned())
+                    .await
+                    .context("metrics endpoint");
+                ("metrics", result)
+            });
+        }
+
+        let gateway = roles
+            .contains(&Role::Gateway)
+            .then(|| Gateway::new(&settings, bus.clone()));
+        if let Some(gateway) = &gateway {
+            let instance = format!(
+                "{}-{}",
+                std::process::id(),
+                bus.client.server_info().client_id
+            );
+            let publish = minhu_gateway::publish_stats(
+                bus.clone(),
+                instance,
+                gateway.stats(),
+                GATEWAY_STATS_INTERVAL,
+                stop.clone().cancelled_owned(),
+            );
             tasks.spawn(
                 async move {
-                    let result = serve_grpc(listener, gateway, stop.cancelled_owned()).await;
-                    (Role::Gateway, result)
+                    publish.await;
+                    ("gateway", Ok(()))
+                }
+                .instrument(tracing::info_span!("role", name = "gateway")),
+            );
+        }
+
+        let ops = roles.contains(&Role::Ops).then(|| {
+            let digest = settings.ops.token_digest().expect("validated ops token");
+            Ops::new(bus.clone(), unit_names.clone(), digest)
+        });
+        if let Some(ops) = &ops {
+            let span = tracing::info_span!("role", name = "ops");
+            let follow = ops
+                .board()
+                .follow(bus.clone(), stop.clone().cancelled_owned());
+            tasks.spawn(
+                async move {
+                    follow.await;
+                    ("ops", Ok(()))
+                }
+                .instrument(span.clone()),
+            );
+            let poll = ops.clone().poll_gauges(
+                Duration::from_millis(settings.ops.gauge_interval_ms),
+                stop.clone().cancelled_owned(),
+            );
+            tasks.spawn(
+                async move {
+                    poll.await;
+                    ("ops", Ok(()))
                 }
                 .instrument(span),
             );
         }
+
+        if let Some(listener) = grpc {
+            let stop = stop.clone();
+            let bus = bus.clone();
+            tasks.spawn(
+                async move {
+                    let result = serve_grpc(listener, bus, gateway, ops, stop).await;
+                    ("grpc", result)
+                }
+                .instrument(tracing::info_span!("grpc")),
+            );
+        }
+
         if roles.contains(&Role::Triage) {
             let worker = TriageWorker::new(
                 bus.clone(),
@@ -103,13 +193,12 @@ impl App {
                 settings.identity.tracking_prefix.clone(),
             );
             let stop = stop.clone();
-            let span = tracing::info_span!("role", name = "triage");
             tasks.spawn(
                 async move {
                     worker.run(stop.cancelled_owned()).await;
-                    (Role::Triage, Ok(()))
+                    ("triage", Ok(()))
                 }
-                .instrument(span),
+                .instrument(tracing::info_span!("role", name = "triage")),
             );
         }
 
@@ -121,16 +210,20 @@ impl App {
 
         let mut failure = None;
         while let Some(joined) = tasks.join_next().await {
-            let (role, result) = joined.context("a role task panicked")?;
+            let (name, result) = joined.context("a role task panicked")?;
             match result {
                 Ok(()) if stop.is_cancelled() => {}
                 Ok(()) => {
-                    failure.get_or_insert(anyhow::anyhow!("role {role} stopped unexpectedly"));
+                    failure.get_or_insert(anyhow::anyhow!("{name} stopped unexpectedly"));
                     stop.cancel();
                 }
                 Err(e) => {
-                    tracing::error!(role = %role, error = format!("{e:#}"), "role failed; stopping");
-                    failure.get_or_insert(e.context(format!("role {role} failed")));
+                    tracing::error!(
+                        task = name,
+                        error = format!("{e:#}"),
+                        "task failed; stopping"
+                    );
+                    failure.get_or_insert(e.context(format!("{name} failed")));
                     stop.cancel();
                 }
             }
@@ -143,13 +236,27 @@ impl App {
     }
 }
 
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for {what} on {addr}"))
+}
+
+/// One gRPC server for the services of this process, with health and reflection. Health
+/// follows the NATS connection: a role that cannot reach the bus is NOT_SERVING.
 async fn serve_grpc(
     listener: TcpListener,
-    gateway: Gateway,
-    shutdown: impl Future<Output = ()> + Send,
+    bus: Bus,
+    gateway: Option<Gateway>,
+    ops: Option<Ops>,
+    stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<IntakeServiceServer<Gateway>>().await;
+    let served = Served {
+        gateway: gateway.is_some(),
+        ops: ops.is_some(),
+    };
+    tokio::spawn(follow_nats(bus, health.clone(), served, stop.clone()));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(minhu_contracts::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -160,17 +267,72 @@ async fn serve_grpc(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .context("reflection service (v1alpha)")?;
+    let shutdown = async move {
+        stop.cancelled().await;
+        // Load balancers stop sending before the server stops accepting.
+        served.set(&health, false).await;
+    };
     tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .add_service(gateway.into_service())
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-            shutdown.await;
-            health
-                .set_not_serving::<IntakeServiceServer<Gateway>>()
-                .await;
-        })
+        .add_optional_service(gateway.map(Gateway::into_service))
+        .add_optional_service(ops.map(Ops::into_service))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
         .context("gRPC server")
+}
+
+#[derive(Clone, Copy)]
+struct Served {
+    gateway: bool,
+    ops: bool,
+}
+
+impl Served {
+    async fn set(self, health: &HealthReporter, serving: bool) {
+        let status = if serving {
+            tonic_health::ServingStatus::Serving
+        } else {
+            tonic_health::ServingStatus::NotServing
+        };
+        if self.gateway {
+            health
+                .set_service_status(
+                    <IntakeServiceServer<Gateway> as tonic::server::NamedService>::NAME,
+                    status,
+                )
+                .await;
+        }
+        if self.ops {
+            health
+                .set_service_status(
+                    <OpsServiceServer<Ops> as tonic::server::NamedService>::NAME,
+                    status,
+                )
+                .await;
+        }
+        health.set_service_status("", status).await;
+    }
+}
+
+/// Keeps gRPC health and the `minhu_nats_connected` gauge in step with the NATS connection.
+async fn follow_nats(bus: Bus, health: HealthReporter, served: Served, stop: CancellationToken) {
+    let mut last = None;
+    let mut ticker = tokio::time::interval(HEALTH_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let connected = bus.client.connection_state() == State::Connected;
+        if last != Some(connected) {
+            if last.is_some() {
+                tracing::warn!(connected, "NATS connection changed; gRPC health follows");
+            }
+            served.set(&health, connected).await;
+            metrics::nats_connected(connected);
+            last = Some(connected);
+        }
+    }
 }

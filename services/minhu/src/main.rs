@@ -282,7 +282,21 @@ fn print_banner(settings: &Settings, roles: &[Role], app: &App, url: &str, manag
     let names: Vec<_> = roles.iter().map(|r| r.name()).collect();
     println!("minhu serving roles: {}", names.join(", "));
     if let Some(addr) = app.grpc_addr() {
-        println!("  gRPC (minhu.v1.IntakeService, grpc.health.v1, reflection): {addr}");
+        let services: Vec<_> = roles
+            .iter()
+            .filter_map(|r| match r {
+                Role::Gateway => Some("minhu.v1.IntakeService"),
+                Role::Ops => Some("minhu.v1.OpsService"),
+                Role::Triage => None,
+            })
+            .collect();
+        println!(
+            "  gRPC ({}, grpc.health.v1, reflection): {addr}",
+            services.join(", ")
+        );
+    }
+    if let Some(addr) = app.metrics_addr() {
+        println!("  Prometheus metrics: http://{addr}/metrics");
     }
     if managed {
         println!(
@@ -309,6 +323,14 @@ fn print_banner(settings: &Settings, roles: &[Role], app: &App, url: &str, manag
                 token.expose()
             );
         }
+    }
+    if let Some(token) = settings
+        .ops
+        .demo_token
+        .as_ref()
+        .filter(|_| roles.contains(&Role::Ops))
+    {
+        println!("  demo ops token: authorization: Bearer {}", token.expose());
     }
     if settings.uses_demo_secrets() {
         tracing::warn!("demo secrets or tokens are in use; a deployment must replace them");

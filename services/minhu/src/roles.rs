@@ -10,15 +10,18 @@ pub enum Role {
     Gateway,
     /// Consumes the intake stream: classify, dedup, route, dispatch.
     Triage,
+    /// gRPC OpsService (QueueHealth) and the queue and unit gauges.
+    Ops,
 }
 
 impl Role {
-    pub const ALL: [Role; 2] = [Role::Gateway, Role::Triage];
+    pub const ALL: [Role; 3] = [Role::Gateway, Role::Triage, Role::Ops];
 
     pub fn name(self) -> &'static str {
         match self {
             Role::Gateway => "gateway",
             Role::Triage => "triage",
+            Role::Ops => "ops",
         }
     }
 
@@ -28,12 +31,13 @@ impl Role {
                 "gRPC intake for channels: authenticate, validate, store, receipt, Track"
             }
             Role::Triage => "classify, recognise duplicates, route and dispatch each petition once",
+            Role::Ops => "QueueHealth over gRPC, queue and per-unit gauges for /metrics",
         }
     }
 
     /// Whether the role serves gRPC (and so needs the listener).
     pub fn serves_grpc(self) -> bool {
-        matches!(self, Role::Gateway)
+        matches!(self, Role::Gateway | Role::Ops)
     }
 }
 

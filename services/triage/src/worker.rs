@@ -33,6 +33,7 @@ use minhu_core::bus::Bus;
 use minhu_core::config::{DeadlineSettings, TriageSettings};
 use minhu_core::deadlines::{self, timestamp};
 use minhu_core::domain::TrackingNumber;
+use minhu_core::metrics;
 use prost::Message;
 use time::OffsetDateTime;
 
@@ -146,7 +147,16 @@ impl TriageWorker {
     }
 
     async fn handle_and_ack(&self, message: jetstream::Message) {
-        let ack = match self.handle(&message).await {
+        let started = std::time::Instant::now();
+        let handled = self.handle(&message).await;
+        let label = match &handled {
+            Ok(Outcome::Dispatched { .. }) => "dispatched",
+            Ok(Outcome::Duplicate { .. }) => "duplicate",
+            Err(TriageError::Poison(_)) => "poison",
+            Err(TriageError::Transient(_)) => "retry",
+        };
+        metrics::triage_message(label, started.elapsed());
+        let ack = match handled {
             Ok(outcome) => {
                 tracing::info!(?outcome, "petition triaged");
                 // double_ack waits for the server to confirm, so a lost ack shows up here and
@@ -244,7 +254,7 @@ impl TriageWorker {
                     .is_some_and(|c| c.keep_identity_confidential),
                 lead,
             };
-            let (sequence, _) = append_once(
+            let appended = append_once(
                 &self.bus,
                 &self.bus.dispatch,
                 bus::dispatch_subject(unit, &case_id),
@@ -252,7 +262,15 @@ impl TriageWorker {
             )
             .await?;
             if lead {
-                lead_sequence = sequence;
+                lead_sequence = appended.sequence;
+                if appended.fresh {
+                    let waited = (OffsetDateTime::now_utc() - accepted_at).unsigned_abs();
+                    let confidence = triaged
+                        .classification
+                        .as_ref()
+                        .map_or(0.0, |c| c.confidence);
+                    metrics::dispatched(waited, confidence, route.fallback);
+                }
             }
         }
         let dispatched = CaseEvent {
@@ -261,15 +279,20 @@ impl TriageWorker {
             event: Some(case_event::Event::Dispatched(Dispatched {
                 unit_id: route.lead_unit_id.clone(),
                 dispatch_sequence: lead_sequence,
+                handling_due_at: deadlines
+                    .iter()
+                    .find(|d| d.milestone == "handling")
+                    .and_then(|d| d.due_at),
             })),
         };
-        let (_, stored) = append_once(
+        let stored = append_once(
             &self.bus,
             &self.bus.case_events,
             bus::case_event_subject(&case_id, CaseEventKind::Dispatched),
             dispatched.encode_to_vec().into(),
         )
-        .await?;
+        .await?
+        .payload;
         let dispatched_at = CaseEvent::decode(stored)
             .map_err(|e| TriageError::Poison(format!("dispatched event does not decode: {e}")))?
             .at;
@@ -315,7 +338,7 @@ impl TriageWorker {
                 .create(&key, Bytes::from(case_id.to_owned()))
                 .await
             {
-                Ok(_) => {}
+                Ok(_) => metrics::dedup_outcome("new"),
                 Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
                     let first = self
                         .bus
@@ -327,6 +350,7 @@ impl TriageWorker {
                         .unwrap_or_default();
                     // Our own earlier attempt may have written the key before crashing.
                     if !first.is_empty() && first != case_id {
+                        metrics::dedup_outcome("repeat");
                         triaged.duplicate_of = first;
                         triaged.route = None;
                     }
@@ -339,13 +363,14 @@ impl TriageWorker {
             at: Some(timestamp(OffsetDateTime::now_utc())),
             event: Some(case_event::Event::Triaged(triaged)),
         };
-        let (_, stored) = append_once(
+        let stored = append_once(
             &self.bus,
             &self.bus.case_events,
             subject,
             event.encode_to_vec().into(),
         )
-        .await?;
+        .await?
+        .payload;
         // Another instance may have recorded its decision first: the stored one is the decision.
         triaged_of(stored)
     }
@@ -413,14 +438,22 @@ fn triaged_of(payload: Bytes) -> Result<(Option<prost_types::Timestamp>, Triaged
     }
 }
 
-/// Writes `payload` on `subject` unless something is there already; returns the stored
-/// message's sequence and payload (ours, or the one that was first).
+/// What [`append_once`] found or wrote.
+struct Appended {
+    sequence: u64,
+    /// The stored payload: ours, or the one that was first.
+    payload: Bytes,
+    /// Whether this call wrote it.
+    fresh: bool,
+}
+
+/// Writes `payload` on `subject` unless something is there already.
 async fn append_once(
     bus: &Bus,
     stream: &JsStream,
     subject: String,
     payload: Bytes,
-) -> Result<(u64, Bytes), TriageError> {
+) -> Result<Appended, TriageError> {
     let publish = PublishMessage::build()
         .payload(payload.clone())
         .expected_last_subject_sequence(0);
@@ -429,13 +462,21 @@ async fn append_once(
         Err(e) => Err(e),
     };
     match acked {
-        Ok(ack) => Ok((ack.sequence, payload)),
+        Ok(ack) => Ok(Appended {
+            sequence: ack.sequence,
+            payload,
+            fresh: true,
+        }),
         Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
             let stored = stream
                 .get_last_raw_message_by_subject(&subject)
                 .await
                 .map_err(|e| TriageError::Transient(e.into()))?;
-            Ok((stored.sequence, stored.payload))
+            Ok(Appended {
+                sequence: stored.sequence,
+                payload: stored.payload,
+                fresh: false,
+            })
         }
         Err(e) => Err(TriageError::Transient(e.into())),
     }

@@ -1,0 +1,298 @@
+//! The ops role: what an ops team watches.
+//!
+//! - `OpsService.QueueHealth`: streams, consumers, units and channels in one answer, from
+//!   JetStream state, the in-memory [`projection::UnitBoard`] and the gateways' published
+//!   channel figures;
+//! - a poller that keeps the queue and unit gauges of `/metrics` fresh;
+//! - [`serve_metrics`]: the `/metrics` endpoint every minhu process serves.
+
+pub mod projection;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_nats::connection::State;
+use async_nats::jetstream::stream::Stream as JsStream;
+use futures::{StreamExt, TryStreamExt};
+use metrics_exporter_prometheus::PrometheusHandle;
+use minhu_contracts::v1::ops_service_server::{OpsService, OpsServiceServer};
+use minhu_contracts::v1::{
+    ChannelHealth, ConsumerHealth, GatewayStats, QueueHealthRequest, QueueHealthResponse,
+    StreamHealth, UnitHealth,
+};
+use minhu_core::bus::Bus;
+use minhu_core::deadlines::timestamp;
+use minhu_core::metrics;
+use prost::Message;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use tonic::{Request, Response, Status};
+
+use crate::projection::UnitBoard;
+
+const DEFAULT_TOP_UNITS: usize = 20;
+
+#[derive(Clone)]
+pub struct Ops {
+    bus: Bus,
+    board: UnitBoard,
+    unit_names: HashMap<String, String>,
+    token_digest: [u8; 32],
+}
+
+impl Ops {
+    pub fn new(bus: Bus, unit_names: HashMap<String, String>, token_digest: [u8; 32]) -> Ops {
+        Ops {
+            bus,
+            board: UnitBoard::default(),
+            unit_names,
+            token_digest,
+        }
+    }
+
+    pub fn board(&self) -> UnitBoard {
+        self.board.clone()
+    }
+
+    pub fn into_service(self) -> OpsServiceServer<Ops> {
+        OpsServiceServer::new(self)
+    }
+
+    async fn streams(&self) -> Result<(Vec<StreamHealth>, Vec<ConsumerHealth>), async_nats::Error> {
+        let mut streams = Vec::new();
+        let mut consumers = Vec::new();
+        for stream in [&self.bus.intake, &self.bus.case_events, &self.bus.dispatch] {
+            let info = stream.get_info().await?;
+            streams.push(StreamHealth {
+                name: info.config.name.clone(),
+                messages: info.state.messages,
+                bytes: info.state.bytes,
+                first_sequence: info.state.first_sequence,
+                last_sequence: info.state.last_sequence,
+            });
+            let mut infos = stream.consumers();
+            while let Some(consumer) = infos.try_next().await? {
+                consumers.push(consumer_health(stream, &info.config.name, &consumer).await);
+            }
+        }
+        Ok((streams, consumers))
+    }
+
+    fn units(&self, top: usize) -> Vec<UnitHealth> {
+        let mut units: Vec<UnitHealth> = self
+            .board
+            .figures(OffsetDateTime::now_utc())
+            .into_iter()
+            .map(|(unit_id, f)| UnitHealth {
+                unit_name: self.unit_names.get(&unit_id).cloned().unwrap_or_default(),
+                unit_id,
+                open: f.open,
+                unsigned: f.unsigned,
+                overdue: f.overdue,
+                oldest_unsigned_age_seconds: f.oldest_unsigned_age.as_secs_f64(),
+            })
+            .collect();
+        units.sort_by(|a, b| {
+            (b.overdue, b.unsigned, b.open)
+                .cmp(&(a.overdue, a.unsigned, a.open))
+                .then_with(|| a.unit_id.cmp(&b.unit_id))
+        });
+        units.truncate(top);
+        units
+    }
+
+    /// The sum of every live gateway's published figures.
+    async fn channels(&self) -> Result<(Vec<ChannelHealth>, u32), async_nats::Error> {
+        let mut merged: HashMap<String, ChannelHealth> = HashMap::new();
+        let mut window = 0;
+        let mut keys = self.bus.ops.keys().await?;
+        while let Some(key) = keys.next().await {
+            let Some(value) = self.bus.ops.get(key?).await? else {
+                continue;
+            };
+            let Ok(stats) = GatewayStats::decode(value) else {
+                continue;
+            };
+            window = window.max(stats.window_seconds);
+            for c in stats.channels {
+                let m = merged
+                    .entry(c.channel_id.clone())
+                    .or_insert_with(|| ChannelHealth {
+                        channel_id: c.channel_id.clone(),
+                        ..Default::default()
+                    });
+                m.submissions += c.submissions;
+                m.retries += c.retries;
+                for (reason, n) in c.rejections {
+                    *m.rejections.entry(reason).or_default() += n;
+                }
+                let newer = match (&m.last_accepted_at, &c.last_accepted_at) {
+                    (Some(a), Some(b)) => b.seconds > a.seconds,
+                    (None, Some(_)) => true,
+                    _ => false,
+                };
+                if newer {
+                    m.last_accepted_at = c.last_accepted_at;
+                }
+            }
+        }
+        let mut channels: Vec<_> = merged.into_values().collect();
+        channels.sort_by(|a, b| a.channel_id.cmp(&b.channel_id));
+        Ok((channels, window))
+    }
+
+    /// Refreshes the queue and unit gauges every `interval` until `shutdown`.
+    pub async fn poll_gauges(
+        self,
+        interval: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        let mut ticker = tokio::time::interval(interval);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = ticker.tick() => {}
+            }
+            match self.streams().await {
+                Ok((streams, consumers)) => {
+                    for s in streams {
+                        metrics::stream_state(&s.name, s.messages, s.bytes);
+                    }
+                    for c in consumers {
+                        metrics::consumer_state(
+                            &c.name,
+                            c.pending,
+                            c.ack_pending,
+                            c.redelivered,
+                            c.oldest_unprocessed_age_seconds,
+                        );
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "queue gauges not refreshed"),
+            }
+            for (unit, f) in self.board.figures(OffsetDateTime::now_utc()) {
+                metrics::unit_state(
+                    &unit,
+                    f.open,
+                    f.unsigned,
+                    f.overdue,
+                    f.oldest_unsigned_age.as_secs_f64(),
+                );
+            }
+        }
+    }
+
+    fn authenticate<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let token = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| Status::unauthenticated("missing authorization: Bearer <ops token>"))?;
+        let digest: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
+        if bool::from(digest.ct_eq(&self.token_digest)) {
+            Ok(())
+        } else {
+            Err(Status::unauthenticated("unknown ops token"))
+        }
+    }
+}
+
+async fn consumer_health(
+    stream: &JsStream,
+    stream_name: &str,
+    info: &async_nats::jetstream::consumer::Info,
+) -> ConsumerHealth {
+    let unprocessed = info.num_pending + info.num_ack_pending as u64;
+    let oldest_unprocessed_age_seconds = if unprocessed == 0 {
+        0.0
+    } else {
+        let filter = info.config.filter_subject.as_str();
+        let subject = if filter.is_empty() { ">" } else { filter };
+        match stream
+            .get_first_raw_message_by_subject(subject, info.ack_floor.stream_sequence + 1)
+            .await
+        {
+            Ok(m) => (OffsetDateTime::now_utc() - m.time)
+                .as_seconds_f64()
+                .max(0.0),
+            Err(_) => 0.0,
+        }
+    };
+    ConsumerHealth {
+        stream: stream_name.to_owned(),
+        name: info.name.clone(),
+        pending: info.num_pending,
+        ack_pending: info.num_ack_pending as u64,
+        redelivered: info.num_redelivered as u64,
+        oldest_unprocessed_age_seconds,
+    }
+}
+
+#[tonic::async_trait]
+impl OpsService for Ops {
+    async fn queue_health(
+        &self,
+        request: Request<QueueHealthRequest>,
+    ) -> Result<Response<QueueHealthResponse>, Status> {
+        self.authenticate(&request)?;
+        let top = match request.into_inner().top_units {
+            0 => DEFAULT_TOP_UNITS,
+            n => n as usize,
+        };
+        let nats_connected = self.bus.client.connection_state() == State::Connected;
+        let unavailable = |e: async_nats::Error| {
+            tracing::warn!(error = %e, "queue health: bus read failed");
+            Status::unavailable("JetStream state is unavailable; retry later")
+        };
+        let (streams, consumers) = self.streams().await.map_err(unavailable)?;
+        let (channels, window) = self.channels().await.map_err(unavailable)?;
+        Ok(Response::new(QueueHealthResponse {
+            at: Some(timestamp(OffsetDateTime::now_utc())),
+            nats_connected,
+            streams,
+            consumers,
+            units: self.units(top),
+            channels,
+            channel_window_seconds: window,
+        }))
+    }
+}
+
+/// Serves `/metrics` (Prometheus text format) on `listener` until `shutdown`.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    handle: PrometheusHandle,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let handle = handle.clone();
+            async move { handle.render() }
+        }),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The process-wide Prometheus recorder, installed once (every App in a process shares it).
+pub fn prometheus_handle() -> PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ])
+                .expect("static buckets")
+                .install_recorder()
+                .expect("the only recorder of this process");
+            metrics::describe();
+            handle
+        })
+        .clone()
+}
