@@ -118,7 +118,7 @@ impl Intake {
         match acked {
             Ok(ack) => {
                 let receipt = self.receipt(ack.sequence, now, false);
-                tracing::info!(
+                tracing::debug!(
                     channel = %channel,
                     tracking_number = %receipt.tracking_number,
                     "petition accepted"
@@ -151,7 +151,7 @@ impl Intake {
         }
         let received_at = received_at(&original).map_err(IntakeError::Internal)?;
         let receipt = self.receipt(stored.sequence, received_at, true);
-        tracing::info!(
+        tracing::debug!(
             channel = %record.channel_id,
             tracking_number = %receipt.tracking_number,
             "retry answered with the original receipt"

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use minhu::bench::IdempotencyBench;
+use minhu::bench::{E2eBench, IdempotencyBench, IntakeBench};
 use minhu::client::{IntakeClient, PetitionArgs};
 use minhu::managed_nats::ManagedNats;
 use minhu::roles::{Role, parse_roles};
@@ -91,6 +91,28 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Submits through the gateway with every role running, then measures a do-nothing tonic
+    /// call and raw JetStream publishes of the same payloads. Ends with
+    /// `submits_per_s=N p50_ms=N p99_ms=N echo_per_s=N ratio_to_echo=R js_per_s=N`.
+    Intake {
+        #[arg(long)]
+        nats_url: Option<String>,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Seconds of load for each measurement.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+    },
+    /// Fixed-rate submits, each timed until its case is on its unit's dispatch subject.
+    /// Ends with `rate=N p50_ms=N p99_ms=N lost=N`.
+    E2e {
+        #[arg(long)]
+        nats_url: Option<String>,
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+    },
     /// Idempotent intake: one publish per subject with expected sequence 0, against a KV
     /// create followed by a publish. Ends with `subject_cas_per_s=N kv_then_publish_per_s=N ratio=R`.
     Idempotency {
@@ -183,6 +205,38 @@ async fn main() -> anyhow::Result<()> {
                 receipt.tracking_number, receipt.query_code, receipt.replayed
             );
             Ok(())
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Intake {
+                    nats_url,
+                    concurrency,
+                    duration,
+                },
+        } => {
+            IntakeBench {
+                nats_url,
+                concurrency,
+                duration: std::time::Duration::from_secs(duration),
+            }
+            .run()
+            .await
+        }
+        Command::Bench {
+            command:
+                BenchCommand::E2e {
+                    nats_url,
+                    rate,
+                    duration,
+                },
+        } => {
+            E2eBench {
+                nats_url,
+                rate,
+                duration: std::time::Duration::from_secs(duration),
+            }
+            .run()
+            .await
         }
         Command::Bench {
             command:

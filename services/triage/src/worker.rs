@@ -158,7 +158,7 @@ impl TriageWorker {
         metrics::triage_message(label, started.elapsed());
         let ack = match handled {
             Ok(outcome) => {
-                tracing::info!(?outcome, "petition triaged");
+                tracing::debug!(?outcome, "petition triaged");
                 // double_ack waits for the server to confirm, so a lost ack shows up here and
                 // the (idempotent) redelivery follows, instead of passing unnoticed.
                 message.double_ack().await

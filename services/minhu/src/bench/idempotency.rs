@@ -17,7 +17,7 @@ use async_nats::jetstream::{self, kv, message::PublishMessage, stream};
 use bytes::Bytes;
 use futures::StreamExt;
 
-use crate::managed_nats::ManagedNats;
+use super::BenchNats;
 
 pub struct IdempotencyBench {
     pub nats_url: Option<String>,
@@ -28,20 +28,8 @@ pub struct IdempotencyBench {
 
 impl IdempotencyBench {
     pub async fn run(self) -> anyhow::Result<()> {
-        let store = tempfile::tempdir()?;
-        let managed = match &self.nats_url {
-            Some(_) => None,
-            None => {
-                let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-                Some(ManagedNats::start(port, store.path()).await?)
-            }
-        };
-        let url = self
-            .nats_url
-            .clone()
-            .or_else(|| managed.as_ref().map(|m| m.url().to_owned()))
-            .expect("given or managed");
-        let client = async_nats::connect(&url).await.context("connect")?;
+        let nats = BenchNats::start(self.nats_url.clone()).await?;
+        let client = async_nats::connect(nats.url()).await.context("connect")?;
         let js = jetstream::new(client);
         let payload = Bytes::from(vec![b'x'; self.payload_bytes]);
 
@@ -53,9 +41,7 @@ impl IdempotencyBench {
             cas = cas.max(self.subject_cas(&js, &payload).await?);
             kv = kv.max(self.kv_then_publish(&js, &payload).await?);
         }
-        if let Some(m) = managed {
-            m.stop().await;
-        }
+        nats.stop().await;
         println!(
             "submissions={} concurrency={} payload_bytes={}",
             self.submissions, self.concurrency, self.payload_bytes

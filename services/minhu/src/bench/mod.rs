@@ -1,0 +1,76 @@
+//! Benchmark commands. Each prints its figures and ends with one `key=value ...` line; the
+//! baselines it compares against are measured in the same run on the same machine, because
+//! timings here are noisy and only ratios travel.
+
+mod e2e;
+mod idempotency;
+mod intake;
+mod text;
+
+use std::time::Duration;
+
+pub use e2e::E2eBench;
+pub use idempotency::IdempotencyBench;
+pub use intake::IntakeBench;
+
+use crate::managed_nats::ManagedNats;
+
+/// The NATS a benchmark runs against: the one given, or a temporary local server.
+pub(crate) struct BenchNats {
+    url: String,
+    managed: Option<ManagedNats>,
+    // Keeps the temporary store alive as long as the server.
+    _store: tempfile::TempDir,
+}
+
+impl BenchNats {
+    pub(crate) async fn start(url: Option<String>) -> anyhow::Result<BenchNats> {
+        let store = tempfile::tempdir()?;
+        let (url, managed) = match url {
+            Some(url) => (url, None),
+            None => {
+                let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+                let managed = ManagedNats::start(addr, store.path()).await?;
+                (managed.url().to_owned(), Some(managed))
+            }
+        };
+        Ok(BenchNats {
+            url,
+            managed,
+            _store: store,
+        })
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub(crate) async fn stop(self) {
+        if let Some(managed) = self.managed {
+            managed.stop().await;
+        }
+    }
+}
+
+/// The `q`-quantile of `samples` (sorted in place), in milliseconds.
+pub(crate) fn quantile_ms(samples: &mut [Duration], q: f64) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    samples.sort_unstable();
+    let index = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+    samples[index].as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_pick_the_sample_at_or_above_the_rank() {
+        let mut samples: Vec<Duration> = (1..=100).rev().map(Duration::from_millis).collect();
+        assert_eq!(quantile_ms(&mut samples, 0.5), 50.0);
+        assert_eq!(quantile_ms(&mut samples, 0.99), 99.0);
+        assert_eq!(quantile_ms(&mut [], 0.5), 0.0);
+    }
+}
