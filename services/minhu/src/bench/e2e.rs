@@ -53,10 +53,10 @@ impl E2eBench {
             tokio::spawn(async move {
                 while let Some(message) = dispatches.next().await {
                     let at = Instant::now();
-                    if let Ok(case) = DispatchedCase::decode(message.payload) {
-                        if case.lead {
-                            arrived.lock().await.insert(case.tracking_number, at);
-                        }
+                    if let Ok(case) = DispatchedCase::decode(message.payload)
+                        && case.lead
+                    {
+                        arrived.lock().await.insert(case.tracking_number, at);
                     }
                 }
             })
