@@ -1,9 +1,8 @@
 //! Channel authentication: the token decides the channel; no token, no entry.
 
 use minhu_contracts::bus;
-use minhu_contracts::v1::{DispatchedCase, SubmitRequest};
-use minhu_e2e::{HOTLINE_TOKEN, NatsServer, authorized, petition, spawn_app};
-use prost::Message;
+use minhu_contracts::v1::SubmitRequest;
+use minhu_e2e::{HOTLINE_TOKEN, NatsServer, assigned_case, authorized, petition, spawn_app};
 use tonic::{Code, Request};
 
 #[tokio::test]
@@ -46,9 +45,6 @@ async fn the_gateway_stamps_the_channel_of_the_token() {
         .into_iter()
         .next()
         .expect("dispatched");
-    assert_eq!(
-        DispatchedCase::decode(payload).unwrap().channel_id,
-        "hotline-12345"
-    );
+    assert_eq!(assigned_case(&payload).channel_id, "hotline-12345");
     app.stop().await.unwrap();
 }

@@ -145,7 +145,7 @@ async fn a_triage_crash_mid_message_is_redelivered_and_dispatched_once() {
         .stream_messages(bus::CASE_EVENTS_STREAM)
         .await
         .into_iter()
-        .filter(|(s, _)| s.ends_with(".dispatched"))
+        .filter(|(s, _)| s.ends_with(".2.dispatched"))
         .count();
     assert_eq!(dispatched_events, 1);
     triage.stop().await.unwrap();

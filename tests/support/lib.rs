@@ -209,6 +209,15 @@ pub async fn stream_messages(js: &jetstream::Context, stream: &str) -> Vec<(Stri
     out
 }
 
+/// The case a unit was assigned, from a message on its dispatch feed.
+pub fn assigned_case(payload: &[u8]) -> minhu_contracts::v1::DispatchedCase {
+    use minhu_contracts::v1::{UnitEvent, unit_event};
+    match UnitEvent::decode(payload).expect("a UnitEvent").event {
+        Some(unit_event::Event::Assigned(case)) => case,
+        other => panic!("not an assignment: {other:?}"),
+    }
+}
+
 pub fn authorized<T>(token: &str, message: T) -> Request<T> {
     let mut request = Request::new(message);
     request.metadata_mut().insert(

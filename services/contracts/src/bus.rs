@@ -4,6 +4,8 @@
 //! Tokens put into subjects (channel ids, unit ids, case ids, intake keys) are restricted by
 //! their own parsers to `[A-Za-z0-9_-]`, so they never contain `.`, `*`, `>` or white space.
 
+use crate::v1::case_event;
+
 /// Stream holding every accepted submission, forever: the permanent, replayable intake archive
 /// and the idempotency index (one subject per submission).
 pub const INTAKE_STREAM: &str = "MINHU_INTAKE";
@@ -17,28 +19,42 @@ pub fn intake_subject(channel_id: &str, intake_key: &str) -> String {
     format!("minhu.intake.{channel_id}.{intake_key}")
 }
 
-/// Stream of case events, one subject per case and event kind.
+/// Stream of case events.
 pub const CASE_EVENTS_STREAM: &str = "MINHU_CASE_EVENTS";
 pub const CASE_EVENTS_SUBJECTS: &str = "minhu.case.>";
 
-/// `minhu.case.<case_id>.<event>`; subscribe to `minhu.case.<case_id>.>` for one case.
-pub fn case_event_subject(case_id: &str, event: CaseEventKind) -> String {
-    format!("minhu.case.{case_id}.{}", event.token())
+/// `minhu.case.<case_id>.<n>.<kind>`: event number `n` of a case.
+pub fn case_event_subject(case_id: &str, number: u64, event: &case_event::Event) -> String {
+    format!("minhu.case.{case_id}.{number}.{}", case_event_kind(event))
 }
 
-/// Each kind of case event has its own subject token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CaseEventKind {
-    Triaged,
-    Dispatched,
+/// Every event of one case: `minhu.case.<case_id>.>`. Appends are checked against the last
+/// sequence on this filter.
+pub fn case_events_filter(case_id: &str) -> String {
+    format!("minhu.case.{case_id}.>")
 }
 
-impl CaseEventKind {
-    pub fn token(self) -> &'static str {
-        match self {
-            CaseEventKind::Triaged => "triaged",
-            CaseEventKind::Dispatched => "dispatched",
-        }
+/// Event number `n` of one case, whatever its kind.
+pub fn case_event_number_filter(case_id: &str, number: u64) -> String {
+    format!("minhu.case.{case_id}.{number}.*")
+}
+
+/// The subject token naming an event's kind.
+pub fn case_event_kind(event: &case_event::Event) -> &'static str {
+    use case_event::Event;
+    match event {
+        Event::Triaged(_) => "triaged",
+        Event::Dispatched(_) => "dispatched",
+        Event::SignedFor(_) => "signed_for",
+        Event::Returned(_) => "returned",
+        Event::Reassigned(_) => "reassigned",
+        Event::Designated(_) => "designated",
+        Event::Replied(_) => "replied",
+        Event::ExtensionRequested(_) => "extension_requested",
+        Event::ExtensionDecided(_) => "extension_decided",
+        Event::Closed(_) => "closed",
+        Event::Evaluated(_) => "evaluated",
+        Event::ReviewRequested(_) => "review_requested",
     }
 }
 
@@ -46,9 +62,10 @@ impl CaseEventKind {
 pub const DISPATCH_STREAM: &str = "MINHU_DISPATCH";
 pub const DISPATCH_SUBJECTS: &str = "minhu.dispatch.>";
 
-/// `minhu.dispatch.<unit_id>.<case_id>`: one case for one unit, written once.
-pub fn dispatch_subject(unit_id: &str, case_id: &str) -> String {
-    format!("minhu.dispatch.{unit_id}.{case_id}")
+/// `minhu.dispatch.<unit_id>.<case_id>.<n>`: what case event `n` means for one unit, written
+/// once.
+pub fn dispatch_subject(unit_id: &str, case_id: &str, number: u64) -> String {
+    format!("minhu.dispatch.{unit_id}.{case_id}.{number}")
 }
 
 /// What a unit system subscribes to: all of one unit's cases.

@@ -6,9 +6,11 @@
 //! - [`deadlines`]: the statutory limits a case starts with.
 //! - [`metrics`]: every exported metric, named in one place.
 //! - [`privacy`]: sealing petitioner identity, keyed person hashes, query codes.
+//! - [`case`]: a case as the fold of its events, and the store that appends and folds them.
 //! - [`bus`]: connecting to NATS and provisioning the streams and buckets of the bus layout.
 
 pub mod bus;
+pub mod case;
 pub mod config;
 pub mod deadlines;
 pub mod domain;

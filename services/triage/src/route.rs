@@ -49,6 +49,7 @@ impl Catalogue {
                 division_code: division_code.to_owned(),
                 location_source: located_by.into(),
                 fallback,
+                lead_unit_name: self.unit_name(lead).unwrap_or_default().to_owned(),
             };
         match self.best_rule(category, division_code) {
             Some(rule) => decision(&rule.id, &rule.lead, &rule.assist, false),

@@ -20,16 +20,16 @@ use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::kv::{CreateErrorKind, UpdateErrorKind};
 use async_nats::jetstream::message::PublishMessage;
-use async_nats::jetstream::stream::Stream as JsStream;
 use async_nats::jetstream::{self, AckKind};
 use bytes::Bytes;
 use futures::{FutureExt, StreamExt};
-use minhu_contracts::bus::{self, CaseEventKind};
+use minhu_contracts::bus;
 use minhu_contracts::v1::{
     CaseEvent, CaseStatus, CaseView, Dispatched, DispatchedCase, HistoryEntry, IntakeRecord,
-    Triaged, case_event,
+    RouteDecision, UnitEvent, case_event, unit_event,
 };
 use minhu_core::bus::Bus;
+use minhu_core::case::{self, CaseStore, StoreError};
 use minhu_core::config::{DeadlineSettings, TriageSettings};
 use minhu_core::deadlines::{self, timestamp};
 use minhu_core::domain::TrackingNumber;
@@ -65,6 +65,7 @@ pub enum Outcome {
 #[derive(Clone)]
 pub struct TriageWorker {
     bus: Bus,
+    cases: CaseStore,
     triage: Arc<Triage>,
     settings: TriageSettings,
     deadlines: DeadlineSettings,
@@ -80,6 +81,7 @@ impl TriageWorker {
         tracking_prefix: String,
     ) -> TriageWorker {
         TriageWorker {
+            cases: CaseStore::new(bus.clone()),
             bus,
             triage,
             settings,
@@ -193,35 +195,43 @@ impl TriageWorker {
         let case_id =
             TrackingNumber::new(&self.tracking_prefix, accepted_at, intake_sequence).to_string();
 
-        let (decided_at, triaged) = self.decision(&case_id, &record, intake_sequence).await?;
-        let view = CaseView {
+        let (first_sequence, first) = self.decision(&case_id, &record).await?;
+        let Some(case_event::Event::Triaged(triaged)) = first.event.clone() else {
+            return Err(TriageError::Poison(format!(
+                "case {case_id} does not start with its triage"
+            )));
+        };
+        let petition = record.petition.clone().unwrap_or_default();
+        let mut view = CaseView {
             case_id: case_id.clone(),
             tracking_number: case_id.clone(),
             channel_id: record.channel_id.clone(),
             accepted_at: Some(timestamp(accepted_at)),
             intake_sequence,
-            classification: triaged.classification.clone(),
-            route: triaged.route.clone(),
             history: vec![HistoryEntry {
                 at: Some(timestamp(accepted_at)),
                 status: CaseStatus::Received as i32,
                 note: "已受理".into(),
             }],
+            title: petition.title.clone(),
+            body: petition.body.clone(),
+            location: petition.location.clone(),
+            attachments: petition.attachments.clone(),
+            petitioner_identified: record.sealed_petitioner.is_some(),
+            identity_confidential: petition
+                .consent
+                .as_ref()
+                .is_some_and(|c| c.keep_identity_confidential),
+            status: CaseStatus::Received as i32,
             ..Default::default()
         };
+        case::apply(&mut view, &first);
+        view.last_event_sequence = first_sequence;
 
         if !triaged.duplicate_of.is_empty() {
             let original = triaged.duplicate_of.clone();
             self.link_duplicate(&original, &case_id).await?;
-            let mut view = view;
-            view.status = CaseStatus::Duplicate as i32;
-            view.duplicate_of = original.clone();
-            view.history.push(HistoryEntry {
-                at: decided_at,
-                status: CaseStatus::Duplicate as i32,
-                note: format!("与 {original} 为同一事项，并入原件办理"),
-            });
-            self.project(&view).await?;
+            self.cases.create(&view).await.map_err(transient)?;
             return Ok(Outcome::Duplicate { case_id, original });
         }
 
@@ -229,108 +239,114 @@ impl TriageWorker {
             .route
             .clone()
             .ok_or_else(|| TriageError::Poison("triaged event without a route".into()))?;
-        let petition = record.petition.clone().unwrap_or_default();
         let deadlines = deadlines::initial(accepted_at, &self.deadlines);
-        let units = std::iter::once(&route.lead_unit_id).chain(&route.assisting_unit_ids);
-        let mut lead_sequence = 0;
-        for unit in units {
-            let lead = *unit == route.lead_unit_id;
-            let case = DispatchedCase {
-                case_id: case_id.clone(),
-                tracking_number: case_id.clone(),
-                channel_id: record.channel_id.clone(),
-                accepted_at: Some(timestamp(accepted_at)),
-                title: petition.title.clone(),
-                body: petition.body.clone(),
-                classification: triaged.classification.clone(),
-                route: Some(route.clone()),
-                location: petition.location.clone(),
-                attachments: petition.attachments.clone(),
-                deadlines: deadlines.clone(),
-                petitioner_identified: record.sealed_petitioner.is_some(),
-                identity_confidential: petition
-                    .consent
-                    .as_ref()
-                    .is_some_and(|c| c.keep_identity_confidential),
-                lead,
-            };
-            let appended = append_once(
-                &self.bus,
-                &self.bus.dispatch,
-                bus::dispatch_subject(unit, &case_id),
-                case.encode_to_vec().into(),
-            )
-            .await?;
-            if lead {
-                lead_sequence = appended.sequence;
-                if appended.fresh {
-                    let waited = (OffsetDateTime::now_utc() - accepted_at).unsigned_abs();
-                    let confidence = triaged
-                        .classification
-                        .as_ref()
-                        .map_or(0.0, |c| c.confidence);
-                    metrics::dispatched(waited, confidence, route.fallback);
+        let second = match self.cases.event(&case_id, 2).await.map_err(transient)? {
+            Some(done) => done,
+            None => {
+                self.deliver(&view, &route, &deadlines, accepted_at).await?;
+                let dispatched = CaseEvent {
+                    case_id: case_id.clone(),
+                    at: Some(timestamp(OffsetDateTime::now_utc())),
+                    actor: "triage".into(),
+                    number: 2,
+                    event: Some(case_event::Event::Dispatched(Dispatched {
+                        unit_id: route.lead_unit_id.clone(),
+                        handling_due_at: deadlines
+                            .iter()
+                            .find(|d| d.milestone == "handling")
+                            .and_then(|d| d.due_at),
+                        deadlines: deadlines.clone(),
+                        ..Default::default()
+                    })),
+                };
+                match self
+                    .cases
+                    .append(&case_id, first_sequence, &dispatched)
+                    .await
+                    .map_err(transient)?
+                {
+                    Some(sequence) => (sequence, dispatched),
+                    // Another instance recorded it first: its record stands.
+                    None => self
+                        .cases
+                        .event(&case_id, 2)
+                        .await
+                        .map_err(transient)?
+                        .ok_or_else(|| transient(StoreError::Conflict(case_id.clone())))?,
                 }
             }
-        }
-        let dispatched = CaseEvent {
-            case_id: case_id.clone(),
-            at: Some(timestamp(OffsetDateTime::now_utc())),
-            event: Some(case_event::Event::Dispatched(Dispatched {
-                unit_id: route.lead_unit_id.clone(),
-                dispatch_sequence: lead_sequence,
-                handling_due_at: deadlines
-                    .iter()
-                    .find(|d| d.milestone == "handling")
-                    .and_then(|d| d.due_at),
-            })),
         };
-        let stored = append_once(
-            &self.bus,
-            &self.bus.case_events,
-            bus::case_event_subject(&case_id, CaseEventKind::Dispatched),
-            dispatched.encode_to_vec().into(),
-        )
-        .await?
-        .payload;
-        let dispatched_at = CaseEvent::decode(stored)
-            .map_err(|e| TriageError::Poison(format!("dispatched event does not decode: {e}")))?
-            .at;
-
-        let mut view = view;
-        view.status = CaseStatus::Dispatched as i32;
-        view.deadlines = deadlines;
-        let unit_name = self
-            .triage
-            .catalogue
-            .unit_name(&route.lead_unit_id)
-            .unwrap_or(&route.lead_unit_id);
-        view.history.push(HistoryEntry {
-            at: dispatched_at,
-            status: CaseStatus::Dispatched as i32,
-            note: format!("已交办至{unit_name}"),
-        });
-        self.project(&view).await?;
+        case::apply(&mut view, &second.1);
+        view.last_event_sequence = second.0;
+        self.cases.create(&view).await.map_err(transient)?;
         Ok(Outcome::Dispatched {
             case_id,
             unit_id: route.lead_unit_id,
         })
     }
 
-    /// The recorded decision for this case, or a new one, recorded before anything acts on it.
+    /// Puts the case on the feed of its lead and assisting units, each once.
+    async fn deliver(
+        &self,
+        view: &CaseView,
+        route: &RouteDecision,
+        deadlines: &[minhu_contracts::v1::Deadline],
+        accepted_at: OffsetDateTime,
+    ) -> Result<(), TriageError> {
+        let now = Some(timestamp(OffsetDateTime::now_utc()));
+        let units = std::iter::once(&route.lead_unit_id).chain(&route.assisting_unit_ids);
+        for unit in units {
+            let lead = *unit == route.lead_unit_id;
+            let case = DispatchedCase {
+                case_id: view.case_id.clone(),
+                tracking_number: view.tracking_number.clone(),
+                channel_id: view.channel_id.clone(),
+                accepted_at: view.accepted_at,
+                title: view.title.clone(),
+                body: view.body.clone(),
+                classification: view.classification.clone(),
+                route: Some(route.clone()),
+                location: view.location.clone(),
+                attachments: view.attachments.clone(),
+                deadlines: deadlines.to_vec(),
+                petitioner_identified: view.petitioner_identified,
+                identity_confidential: view.identity_confidential,
+                lead,
+            };
+            let event = UnitEvent {
+                event_id: format!("{}/2", view.case_id),
+                case_id: view.case_id.clone(),
+                unit_id: unit.clone(),
+                at: now,
+                event: Some(unit_event::Event::Assigned(case)),
+            };
+            let fresh = append_once(
+                &self.bus,
+                bus::dispatch_subject(unit, &view.case_id, 2),
+                event.encode_to_vec().into(),
+            )
+            .await?;
+            if lead && fresh {
+                let waited = (OffsetDateTime::now_utc() - accepted_at).unsigned_abs();
+                let confidence = view.classification.as_ref().map_or(0.0, |c| c.confidence);
+                metrics::dispatched(waited, confidence, route.fallback);
+            }
+        }
+        Ok(())
+    }
+
+    /// The recorded decision for this case (event 1), or a new one, recorded before anything
+    /// acts on it.
     async fn decision(
         &self,
         case_id: &str,
         record: &IntakeRecord,
-        intake_sequence: u64,
-    ) -> Result<(Option<prost_types::Timestamp>, Triaged), TriageError> {
-        let subject = bus::case_event_subject(case_id, CaseEventKind::Triaged);
-        if let Some(stored) = last_on_subject(&self.bus.case_events, &subject).await? {
-            return triaged_of(stored);
+    ) -> Result<(u64, CaseEvent), TriageError> {
+        if let Some(done) = self.cases.event(case_id, 1).await.map_err(transient)? {
+            return Ok(done);
         }
         let petition = record.petition.clone().unwrap_or_default();
         let mut triaged = self.triage.assess(&petition);
-        triaged.intake_sequence = intake_sequence;
         if let Some(key) = exact_duplicate_key(&record.petitioner_key, &petition.body) {
             match self
                 .bus
@@ -361,18 +377,25 @@ impl TriageWorker {
         let event = CaseEvent {
             case_id: case_id.to_owned(),
             at: Some(timestamp(OffsetDateTime::now_utc())),
+            actor: "triage".into(),
+            number: 1,
             event: Some(case_event::Event::Triaged(triaged)),
         };
-        let stored = append_once(
-            &self.bus,
-            &self.bus.case_events,
-            subject,
-            event.encode_to_vec().into(),
-        )
-        .await?
-        .payload;
-        // Another instance may have recorded its decision first: the stored one is the decision.
-        triaged_of(stored)
+        match self
+            .cases
+            .append(case_id, 0, &event)
+            .await
+            .map_err(transient)?
+        {
+            Some(sequence) => Ok((sequence, event)),
+            // Another instance recorded its decision first: the recorded one is the decision.
+            None => self
+                .cases
+                .event(case_id, 1)
+                .await
+                .map_err(transient)?
+                .ok_or_else(|| transient(StoreError::Conflict(case_id.to_owned()))),
+        }
     }
 
     /// Adds `duplicate` to the original case's list of repeats (compare-and-set, idempotent).
@@ -408,85 +431,27 @@ impl TriageWorker {
             }
         }
     }
+}
 
-    /// Creates the case view; an existing one was written by an earlier attempt, or has moved
-    /// on since (later roles own later states), and is left alone.
-    async fn project(&self, view: &CaseView) -> Result<(), TriageError> {
-        match self
-            .bus
-            .cases
-            .create(&view.case_id, view.encode_to_vec().into())
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(TriageError::Transient(e.into())),
-        }
+fn transient(e: StoreError) -> TriageError {
+    match e {
+        StoreError::Corrupt(reason) => TriageError::Poison(reason),
+        other => TriageError::Transient(other.into()),
     }
 }
 
-fn triaged_of(payload: Bytes) -> Result<(Option<prost_types::Timestamp>, Triaged), TriageError> {
-    match CaseEvent::decode(payload) {
-        Ok(CaseEvent {
-            at,
-            event: Some(case_event::Event::Triaged(t)),
-            ..
-        }) => Ok((at, t)),
-        _ => Err(TriageError::Poison(
-            "recorded triage decision does not decode".into(),
-        )),
-    }
-}
-
-/// What [`append_once`] found or wrote.
-struct Appended {
-    sequence: u64,
-    /// The stored payload: ours, or the one that was first.
-    payload: Bytes,
-    /// Whether this call wrote it.
-    fresh: bool,
-}
-
-/// Writes `payload` on `subject` unless something is there already.
-async fn append_once(
-    bus: &Bus,
-    stream: &JsStream,
-    subject: String,
-    payload: Bytes,
-) -> Result<Appended, TriageError> {
+/// Writes `payload` on `subject` unless something is there already; true if this call wrote it.
+async fn append_once(bus: &Bus, subject: String, payload: Bytes) -> Result<bool, TriageError> {
     let publish = PublishMessage::build()
-        .payload(payload.clone())
+        .payload(payload)
         .expected_last_subject_sequence(0);
-    let acked = match bus.js.send_publish(subject.clone(), publish).await {
+    let acked = match bus.js.send_publish(subject, publish).await {
         Ok(ack) => ack.await,
         Err(e) => Err(e),
     };
     match acked {
-        Ok(ack) => Ok(Appended {
-            sequence: ack.sequence,
-            payload,
-            fresh: true,
-        }),
-        Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
-            let stored = stream
-                .get_last_raw_message_by_subject(&subject)
-                .await
-                .map_err(|e| TriageError::Transient(e.into()))?;
-            Ok(Appended {
-                sequence: stored.sequence,
-                payload: stored.payload,
-                fresh: false,
-            })
-        }
-        Err(e) => Err(TriageError::Transient(e.into())),
-    }
-}
-
-async fn last_on_subject(stream: &JsStream, subject: &str) -> Result<Option<Bytes>, TriageError> {
-    use async_nats::jetstream::stream::LastRawMessageErrorKind;
-    match stream.get_last_raw_message_by_subject(subject).await {
-        Ok(m) => Ok(Some(m.payload)),
-        Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(false),
         Err(e) => Err(TriageError::Transient(e.into())),
     }
 }

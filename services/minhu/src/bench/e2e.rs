@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use minhu_contracts::v1::intake_service_client::IntakeServiceClient;
-use minhu_contracts::v1::{DispatchedCase, SubmitRequest};
+use minhu_contracts::v1::{SubmitRequest, UnitEvent, unit_event};
 use minhu_core::config::Settings;
 use prost::Message;
 use tokio::sync::Mutex;
@@ -53,7 +53,10 @@ impl E2eBench {
             tokio::spawn(async move {
                 while let Some(message) = dispatches.next().await {
                     let at = Instant::now();
-                    if let Ok(case) = DispatchedCase::decode(message.payload)
+                    if let Ok(UnitEvent {
+                        event: Some(unit_event::Event::Assigned(case)),
+                        ..
+                    }) = UnitEvent::decode(message.payload)
                         && case.lead
                     {
                         arrived.lock().await.insert(case.tracking_number, at);

@@ -1,0 +1,533 @@
+//! A case is the fold of its events: [`apply`] is that fold, pure; [`CaseStore`] appends
+//! events and keeps the view in KV in step, with optimistic concurrency.
+//!
+//! An event is appended only if the case's last event is still the one the writer read
+//! (`Nats-Expected-Last-Subject-Sequence` checked over `minhu.case.<id>.>`), so of two
+//! concurrent actions on one case exactly one is recorded, and the loser re-reads and decides
+//! again. The view in KV may lag its events when a writer dies between the two writes; every
+//! reader through the store first folds in what is missing.
+
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::kv::{CreateErrorKind, UpdateErrorKind};
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::stream::LastRawMessageErrorKind;
+use minhu_contracts::bus;
+use minhu_contracts::v1::{
+    CaseEvent, CaseStage, CaseStatus, CaseView, HistoryEntry, Rating, case_event,
+};
+use prost::Message;
+
+use crate::bus::Bus;
+
+const EXPECTED_SUBJECT_FILTER: &str = "Nats-Expected-Last-Subject-Sequence-Subject";
+
+/// Folds one event into the view. Events are facts already decided; this never refuses one.
+pub fn apply(view: &mut CaseView, event: &CaseEvent) {
+    use case_event::Event;
+    view.version = view.version.max(event.number);
+    let at = event.at;
+    let history = |status: CaseStatus, note: String| view_history(at, status, note);
+    let Some(kind) = &event.event else { return };
+    let entry = match kind {
+        Event::Triaged(t) => {
+            view.classification = t.classification.clone();
+            view.route = t.route.clone();
+            if t.duplicate_of.is_empty() {
+                None
+            } else {
+                view.duplicate_of = t.duplicate_of.clone();
+                view.status = CaseStatus::Duplicate as i32;
+                Some(history(
+                    CaseStatus::Duplicate,
+                    format!("与 {} 为同一事项，并入原件办理", t.duplicate_of),
+                ))
+            }
+        }
+        Event::Dispatched(d) => {
+            view.status = CaseStatus::Dispatched as i32;
+            view.stage = CaseStage::Handling as i32;
+            view.dispatched_at = at;
+            view.deadlines = d.deadlines.clone();
+            Some(history(
+                CaseStatus::Dispatched,
+                format!("已交办{}", lead_name(view)),
+            ))
+        }
+        Event::SignedFor(_) => {
+            view.status = CaseStatus::SignedFor as i32;
+            view.signed_for_at = at;
+            Some(history(
+                CaseStatus::SignedFor,
+                format!("{}已签收", lead_name(view)),
+            ))
+        }
+        Event::Returned(r) => {
+            view.status = CaseStatus::Returned as i32;
+            view.returned_by.push(r.unit_id.clone());
+            view.return_reason = r.reason;
+            view.return_explanation = r.explanation.clone();
+            Some(history(
+                CaseStatus::Returned,
+                "承办单位申请退单，待中心审核".into(),
+            ))
+        }
+        Event::Reassigned(r) => {
+            view.route = r.route.clone();
+            view.status = CaseStatus::Dispatched as i32;
+            view.dispatched_at = at;
+            view.signed_for_at = None;
+            Some(history(
+                CaseStatus::Dispatched,
+                format!("改派{}", lead_name(view)),
+            ))
+        }
+        Event::Designated(d) => {
+            view.designated = true;
+            let lead = view.route.as_ref().map(|r| r.lead_unit_id.clone());
+            if lead.as_deref() != Some(d.unit_id.as_str()) {
+                if let Some(route) = view.route.as_mut() {
+                    route.lead_unit_id = d.unit_id.clone();
+                }
+                view.status = CaseStatus::Dispatched as i32;
+                view.dispatched_at = at;
+                view.signed_for_at = None;
+            } else if view.status == CaseStatus::Returned as i32 {
+                view.status = CaseStatus::Dispatched as i32;
+            }
+            Some(history(
+                CaseStatus::try_from(view.status).unwrap_or_default(),
+                format!("中心指定{}办理", lead_name(view)),
+            ))
+        }
+        Event::Replied(r) => {
+            view.status = CaseStatus::Replied as i32;
+            view.replied_at = at;
+            view.reply = r.reply.clone();
+            Some(history(CaseStatus::Replied, "已答复".into()))
+        }
+        Event::ExtensionRequested(e) => {
+            view.extension_days_requested = e.days;
+            None
+        }
+        Event::ExtensionDecided(d) => {
+            view.extension_days_requested = 0;
+            if d.approved {
+                view.extension_days_granted += d.days;
+                extend_handling(view, d.days);
+                Some(history(
+                    CaseStatus::try_from(view.status).unwrap_or_default(),
+                    format!("经批准延期 {} 日", d.days),
+                ))
+            } else {
+                None
+            }
+        }
+        Event::Closed(_) => {
+            view.status = CaseStatus::Closed as i32;
+            view.closed_at = at;
+            Some(history(CaseStatus::Closed, "已办结".into()))
+        }
+        Event::Evaluated(e) => {
+            view.rating = e.rating;
+            let word = match Rating::try_from(e.rating).unwrap_or_default() {
+                Rating::Satisfied => "满意",
+                Rating::BasicallySatisfied => "基本满意",
+                Rating::Unsatisfied => "不满意",
+                Rating::Unspecified => "未评价",
+            };
+            Some(history(
+                CaseStatus::try_from(view.status).unwrap_or_default(),
+                format!("群众评价：{word}"),
+            ))
+        }
+        Event::ReviewRequested(r) => {
+            view.stage = r.stage;
+            view.route = r.route.clone();
+            view.status = CaseStatus::Dispatched as i32;
+            view.dispatched_at = at;
+            view.signed_for_at = None;
+            view.replied_at = None;
+            view.closed_at = None;
+            view.reply.clear();
+            view.rating = Rating::Unspecified as i32;
+            view.designated = false;
+            let what = if r.stage == CaseStage::ReReview as i32 {
+                "复核"
+            } else {
+                "复查"
+            };
+            Some(history(
+                CaseStatus::Dispatched,
+                format!("申请{what}，交{}办理", lead_name(view)),
+            ))
+        }
+    };
+    if let Some(entry) = entry {
+        view.history.push(entry);
+    }
+}
+
+/// The lead unit as the petitioner reads it: its name, else its id.
+fn lead_name(view: &CaseView) -> String {
+    view.route
+        .as_ref()
+        .map(|r| {
+            if r.lead_unit_name.is_empty() {
+                r.lead_unit_id.clone()
+            } else {
+                r.lead_unit_name.clone()
+            }
+        })
+        .unwrap_or_default()
+}
+
+fn view_history(
+    at: Option<prost_types::Timestamp>,
+    status: CaseStatus,
+    note: String,
+) -> HistoryEntry {
+    HistoryEntry {
+        at,
+        status: status as i32,
+        note,
+    }
+}
+
+/// An approved extension moves the handling deadline by its days.
+fn extend_handling(view: &mut CaseView, days: u32) {
+    for deadline in view
+        .deadlines
+        .iter_mut()
+        .filter(|d| d.milestone == "handling")
+    {
+        if let Some(due) = deadline.due_at.as_mut() {
+            due.seconds += i64::from(days) * 86_400;
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("case {0} does not exist")]
+    NotFound(String),
+    /// Another writer recorded an event on this case after it was read.
+    #[error("case {0} changed meanwhile")]
+    Conflict(String),
+    #[error("the case store is unavailable: {0}")]
+    Unavailable(#[source] async_nats::Error),
+    #[error("case data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A case view with the KV revision it was read at.
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    pub view: CaseView,
+    pub revision: u64,
+}
+
+/// Reads and writes cases: events on the case stream, views in KV.
+#[derive(Clone)]
+pub struct CaseStore {
+    bus: Bus,
+}
+
+impl CaseStore {
+    pub fn new(bus: Bus) -> CaseStore {
+        CaseStore { bus }
+    }
+
+    /// The current view, with any events a crashed writer left unfolded folded in.
+    pub async fn load(&self, case_id: &str) -> Result<Versioned, StoreError> {
+        let entry = self
+            .bus
+            .cases
+            .entry(case_id)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.into()))?
+            .filter(|e| !e.value.is_empty())
+            .ok_or_else(|| StoreError::NotFound(case_id.to_owned()))?;
+        let view = CaseView::decode(entry.value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut current = Versioned {
+            view,
+            revision: entry.revision,
+        };
+        if self.catch_up(&mut current.view).await? {
+            current.revision = self.save(case_id, &current).await?;
+        }
+        Ok(current)
+    }
+
+    /// Creates the view of a new case (triage); an existing one is left as it is.
+    pub async fn create(&self, view: &CaseView) -> Result<(), StoreError> {
+        match self
+            .bus
+            .cases
+            .create(&view.case_id, view.encode_to_vec().into())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(StoreError::Unavailable(e.into())),
+        }
+    }
+
+    /// Records `event` as the next event of the case and returns the updated view. Refused
+    /// with [`StoreError::Conflict`] if another event was recorded since `current` was read.
+    pub async fn commit(
+        &self,
+        current: &Versioned,
+        actor: &str,
+        event: case_event::Event,
+        at: prost_types::Timestamp,
+    ) -> Result<Versioned, StoreError> {
+        let case_id = current.view.case_id.clone();
+        let event = CaseEvent {
+            case_id: case_id.clone(),
+            at: Some(at),
+            actor: actor.to_owned(),
+            number: current.view.version + 1,
+            event: Some(event),
+        };
+        let sequence = self
+            .append(&case_id, current.view.last_event_sequence, &event)
+            .await?
+            .ok_or_else(|| StoreError::Conflict(case_id.clone()))?;
+        let mut next = current.clone();
+        apply(&mut next.view, &event);
+        next.view.last_event_sequence = sequence;
+        next.revision = self.save(&case_id, &next).await?;
+        Ok(next)
+    }
+
+    /// Appends `event` if the case's last event is still at `expected` (0: no event yet);
+    /// `None` when it is not.
+    pub async fn append(
+        &self,
+        case_id: &str,
+        expected: u64,
+        event: &CaseEvent,
+    ) -> Result<Option<u64>, StoreError> {
+        let kind = event.event.as_ref().expect("an event has a kind");
+        let subject = bus::case_event_subject(case_id, event.number, kind);
+        let publish = PublishMessage::build()
+            .payload(event.encode_to_vec().into())
+            .header(
+                EXPECTED_SUBJECT_FILTER,
+                bus::case_events_filter(case_id).as_str(),
+            )
+            .expected_last_subject_sequence(expected);
+        let acked = match self.bus.js.send_publish(subject, publish).await {
+            Ok(ack) => ack.await,
+            Err(e) => Err(e),
+        };
+        match acked {
+            Ok(ack) => Ok(Some(ack.sequence)),
+            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(None),
+            Err(e) => Err(StoreError::Unavailable(e.into())),
+        }
+    }
+
+    /// The last event recorded for a case, with its stream sequence.
+    pub async fn last_event(&self, case_id: &str) -> Result<Option<(u64, CaseEvent)>, StoreError> {
+        self.event_on(&bus::case_events_filter(case_id)).await
+    }
+
+    /// Event number `number` of a case, with its stream sequence.
+    pub async fn event(
+        &self,
+        case_id: &str,
+        number: u64,
+    ) -> Result<Option<(u64, CaseEvent)>, StoreError> {
+        self.event_on(&bus::case_event_number_filter(case_id, number))
+            .await
+    }
+
+    async fn event_on(&self, filter: &str) -> Result<Option<(u64, CaseEvent)>, StoreError> {
+        match self
+            .bus
+            .case_events
+            .get_last_raw_message_by_subject(filter)
+            .await
+        {
+            Ok(m) => {
+                let event =
+                    CaseEvent::decode(m.payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok(Some((m.sequence, event)))
+            }
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(e) => Err(StoreError::Unavailable(e.into())),
+        }
+    }
+
+    /// Folds in events recorded after the view was saved; true if there were any.
+    async fn catch_up(&self, view: &mut CaseView) -> Result<bool, StoreError> {
+        let Some((_, last)) = self.last_event(&view.case_id).await? else {
+            return Ok(false);
+        };
+        if last.number <= view.version {
+            return Ok(false);
+        }
+        for number in view.version + 1..=last.number {
+            let (sequence, event) = self
+                .event(&view.case_id, number)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("event {number} is missing")))?;
+            apply(view, &event);
+            view.last_event_sequence = sequence;
+        }
+        Ok(true)
+    }
+
+    /// Writes the view unless a newer one is already there; returns the KV revision.
+    async fn save(&self, case_id: &str, next: &Versioned) -> Result<u64, StoreError> {
+        let mut revision = next.revision;
+        loop {
+            match self
+                .bus
+                .cases
+                .update(case_id, next.view.encode_to_vec().into(), revision)
+                .await
+            {
+                Ok(r) => return Ok(r),
+                Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => {
+                    let entry = self
+                        .bus
+                        .cases
+                        .entry(case_id)
+                        .await
+                        .map_err(|e| StoreError::Unavailable(e.into()))?
+                        .ok_or_else(|| StoreError::NotFound(case_id.to_owned()))?;
+                    let stored = CaseView::decode(entry.value)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    // Someone else folded the same events (or more) in: theirs stands.
+                    if stored.version >= next.view.version {
+                        return Ok(entry.revision);
+                    }
+                    revision = entry.revision;
+                }
+                Err(e) => return Err(StoreError::Unavailable(e.into())),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minhu_contracts::v1::{
+        Closed, Deadline, Dispatched, ExtensionDecided, Replied, Returned, RouteDecision, SignedFor,
+    };
+
+    fn event(number: u64, kind: case_event::Event) -> CaseEvent {
+        CaseEvent {
+            case_id: "MH20261127-0000001".into(),
+            at: Some(prost_types::Timestamp {
+                seconds: 1_800_000_000 + number as i64,
+                nanos: 0,
+            }),
+            actor: "test".into(),
+            number,
+            event: Some(kind),
+        }
+    }
+
+    #[test]
+    fn the_view_is_the_fold_of_the_events() {
+        use case_event::Event;
+        let mut view = CaseView {
+            route: Some(RouteDecision {
+                lead_unit_id: "u1".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let due = prost_types::Timestamp {
+            seconds: 1_900_000_000,
+            nanos: 0,
+        };
+        let events = [
+            event(
+                2,
+                Event::Dispatched(Dispatched {
+                    unit_id: "u1".into(),
+                    deadlines: vec![Deadline {
+                        milestone: "handling".into(),
+                        due_at: Some(due),
+                        basis: String::new(),
+                    }],
+                    ..Default::default()
+                }),
+            ),
+            event(
+                3,
+                Event::SignedFor(SignedFor {
+                    unit_id: "u1".into(),
+                }),
+            ),
+            event(
+                4,
+                Event::ExtensionDecided(ExtensionDecided {
+                    approved: true,
+                    days: 10,
+                    ..Default::default()
+                }),
+            ),
+            event(
+                5,
+                Event::Replied(Replied {
+                    unit_id: "u1".into(),
+                    reply: "已处理".into(),
+                }),
+            ),
+            event(
+                6,
+                Event::Closed(Closed {
+                    unit_id: "u1".into(),
+                    summary: String::new(),
+                }),
+            ),
+        ];
+        for e in &events {
+            apply(&mut view, e);
+        }
+        assert_eq!(view.version, 6);
+        assert_eq!(view.status, CaseStatus::Closed as i32);
+        assert_eq!(view.reply, "已处理");
+        assert_eq!(view.extension_days_granted, 10);
+        assert_eq!(
+            view.deadlines[0].due_at.unwrap().seconds,
+            1_900_000_000 + 10 * 86_400
+        );
+        let notes: Vec<_> = view.history.iter().map(|h| h.note.as_str()).collect();
+        assert_eq!(
+            notes,
+            [
+                "已交办u1",
+                "u1已签收",
+                "经批准延期 10 日",
+                "已答复",
+                "已办结"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_return_is_recorded_for_the_centre() {
+        let mut view = CaseView::default();
+        apply(
+            &mut view,
+            &event(
+                3,
+                case_event::Event::Returned(Returned {
+                    unit_id: "u1".into(),
+                    reason: 1,
+                    explanation: "属交通部门职责".into(),
+                }),
+            ),
+        );
+        assert_eq!(view.status, CaseStatus::Returned as i32);
+        assert_eq!(view.returned_by, ["u1"]);
+        assert_eq!(view.return_explanation, "属交通部门职责");
+    }
+}
