@@ -75,6 +75,17 @@ pub fn unit_dispatch_filter(unit_id: &str) -> String {
 
 /// KV bucket of case views, key = case id (the tracking number).
 pub const CASES_BUCKET: &str = "minhu_cases";
+/// KV bucket of each unit's cases: key `<unit_id>.<case_id>`, value the case status number.
+pub const UNIT_CASES_BUCKET: &str = "minhu_unit_cases";
+
+/// Key of one case in [`UNIT_CASES_BUCKET`].
+pub fn unit_case_key(unit_id: &str, case_id: &str) -> String {
+    format!("{unit_id}.{case_id}")
+}
+
+/// Durable consumer of the dispatch role on the case events: turns them into unit feeds.
+pub const FEED_CONSUMER: &str = "minhu-dispatch-feed";
+
 /// KV bucket of the exact-duplicate index: key = digest of (petitioner key, body), value = case id.
 pub const DEDUP_BUCKET: &str = "minhu_dedup";
 

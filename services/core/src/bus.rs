@@ -58,6 +58,7 @@ pub struct Bus {
     pub cases: kv::Store,
     pub dedup: kv::Store,
     pub ops: kv::Store,
+    pub unit_cases: kv::Store,
 }
 
 impl Bus {
@@ -155,6 +156,12 @@ impl Bus {
             )
         })
         .await?;
+        let unit_cases = ensure_bucket(bucket(
+            bus::UNIT_CASES_BUCKET,
+            "minhu: each unit's cases and their status",
+            1,
+        ))
+        .await?;
         Ok(Bus {
             client,
             js,
@@ -164,6 +171,7 @@ impl Bus {
             cases,
             dedup,
             ops,
+            unit_cases,
         })
     }
 }

@@ -32,6 +32,7 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     pub triage: TriageSettings,
     pub ops: OpsSettings,
+    pub centre: CentreSettings,
     pub identity: IdentitySettings,
     pub channels: Vec<ChannelSettings>,
     pub deadlines: DeadlineSettings,
@@ -71,6 +72,27 @@ pub struct GatewaySettings {
 pub struct TriageSettings {
     pub ack_wait_secs: u64,
     pub max_deliver: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CentreSettings {
+    /// SHA-256 (hex) of the centre's token.
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    /// A clear demo centre token, printed at start.
+    #[serde(default)]
+    pub demo_token: Option<Secret>,
+    /// Working days after dispatch within which a unit may return a case (退单).
+    pub objection_working_days: u32,
+    /// Days after the reply within which a petitioner may ask for review (复查).
+    pub review_window_days: u32,
+}
+
+impl CentreSettings {
+    pub fn token_digest(&self) -> Option<[u8; 32]> {
+        credential_digest(&self.token_sha256, &self.demo_token)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -185,6 +207,21 @@ pub struct UnitSettings {
     pub id: String,
     pub name: String,
     pub division_code: String,
+    /// The unit one level up (上级主管): decides this unit's extensions, takes its reviews.
+    #[serde(default)]
+    pub supervisor: Option<String>,
+    /// SHA-256 (hex) of the unit's CaseService token.
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    /// A clear demo token for the unit.
+    #[serde(default)]
+    pub demo_token: Option<Secret>,
+}
+
+impl UnitSettings {
+    pub fn token_digest(&self) -> Option<[u8; 32]> {
+        credential_digest(&self.token_sha256, &self.demo_token)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -287,6 +324,13 @@ impl Settings {
                 },
             }
         }
+        if self.centre.token_sha256.is_some() == self.centre.demo_token.is_some()
+            || self.centre.token_digest().is_none()
+        {
+            problems.push(
+                "centre needs exactly one of token_sha256 (64 hex digits) or demo_token".into(),
+            );
+        }
         if self.ops.token_sha256.is_some() == self.ops.demo_token.is_some()
             || self.ops.token_digest().is_none()
         {
@@ -316,6 +360,44 @@ impl Settings {
             }
             if !unit_ids.insert(unit.id.as_str()) {
                 problems.push(format!("catalogue.units[{}] is defined twice", unit.id));
+            }
+            if unit.token_sha256.is_some() && unit.demo_token.is_some() {
+                problems.push(format!(
+                    "catalogue.units[{}] has both token_sha256 and demo_token",
+                    unit.id
+                ));
+            }
+            if unit.token_sha256.is_some() && unit.token_digest().is_none() {
+                problems.push(format!(
+                    "catalogue.units[{}].token_sha256 must be 64 hex digits",
+                    unit.id
+                ));
+            }
+        }
+        for unit in &cat.units {
+            if let Some(supervisor) = &unit.supervisor
+                && !unit_ids.contains(supervisor.as_str())
+            {
+                problems.push(format!(
+                    "catalogue.units[{}].supervisor {supervisor:?} is not a configured unit",
+                    unit.id
+                ));
+            }
+            // Walk up: a cycle would send a review round in circles.
+            let mut seen = HashSet::new();
+            let mut current = Some(unit);
+            while let Some(u) = current {
+                if !seen.insert(u.id.as_str()) {
+                    problems.push(format!(
+                        "catalogue.units[{}]: the supervisor chain loops",
+                        unit.id
+                    ));
+                    break;
+                }
+                current = u
+                    .supervisor
+                    .as_ref()
+                    .and_then(|s| cat.units.iter().find(|x| &x.id == s));
             }
         }
         if DivisionCode::parse(&cat.home_division).is_err() {
@@ -377,6 +459,8 @@ impl Settings {
                 == default.identity.petitioner_hash_key.expose()
             || self.channels.iter().any(|c| c.demo_token.is_some())
             || self.ops.demo_token.is_some()
+            || self.centre.demo_token.is_some()
+            || self.catalogue.units.iter().any(|u| u.demo_token.is_some())
     }
 }
 

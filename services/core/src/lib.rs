@@ -1,6 +1,7 @@
 //! What every minhu role shares.
 //!
 //! - [`config`]: settings with embedded defaults, a file and environment overrides.
+//! - [`credentials`]: bearer tokens held as digests.
 //! - [`domain`]: types that parse on construction (channel and unit ids, division codes,
 //!   tracking numbers).
 //! - [`deadlines`]: the statutory limits a case starts with.
@@ -12,6 +13,7 @@
 pub mod bus;
 pub mod case;
 pub mod config;
+pub mod credentials;
 pub mod deadlines;
 pub mod domain;
 pub mod metrics;
