@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "intake.proto",
         "bus.proto",
         "ops.proto",
+        "case_service.proto",
     ]
     .map(|f| proto_root.join("minhu/v1").join(f));
     // SAFETY: build scripts are single-threaded; nothing else reads the environment concurrently.

@@ -6,3 +6,4 @@ mod faults;
 mod intake;
 mod ops;
 mod validation;
+mod workflow;

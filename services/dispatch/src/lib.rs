@@ -2,5 +2,9 @@
 //!
 //! - [`workflow`]: the unit workflow as a pure decision (sign for, return, reply, extend, close;
 //!   reassign, designate; rate, review).
+//! - [`service`]: `CaseService`, the gRPC edge of the workflow, and `Subscribe`.
+//! - [`feed`]: each unit's feed on the bus and the unit index, from the case events.
 
+pub mod feed;
+pub mod service;
 pub mod workflow;

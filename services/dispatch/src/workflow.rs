@@ -96,9 +96,9 @@ pub struct Rules<'a> {
     pub objection_working_days: u32,
     pub review_window_days: u32,
     /// Unit id → its supervising unit.
-    pub supervisor_of: &'a dyn Fn(&str) -> Option<String>,
+    pub supervisor_of: &'a (dyn Fn(&str) -> Option<String> + Sync),
     /// Unit id → its name, if the unit exists.
-    pub unit_name: &'a dyn Fn(&str) -> Option<String>,
+    pub unit_name: &'a (dyn Fn(&str) -> Option<String> + Sync),
 }
 
 /// Decides `command` by `actor` on `view` at `now`: the event to record, or why not.
@@ -285,9 +285,14 @@ pub fn decide(
                 return Err(Refusal::NotAllowed("only the centre designates".into()));
             }
             if !open {
-                return Err(Refusal::WrongState(format!("cannot designate: {}", state())));
+                return Err(Refusal::WrongState(format!(
+                    "cannot designate: {}",
+                    state()
+                )));
             }
-            let unit = unit.filter(|u| !u.is_empty()).unwrap_or_else(|| lead.clone());
+            let unit = unit
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| lead.clone());
             if (rules.unit_name)(&unit).is_none() {
                 return Err(Refusal::Invalid(format!("unknown unit {unit:?}")));
             }
@@ -299,7 +304,9 @@ pub fn decide(
         }
         Command::Evaluate { rating, comment } => {
             if *actor != Actor::Petitioner {
-                return Err(Refusal::NotAllowed("only the petitioner rates a case".into()));
+                return Err(Refusal::NotAllowed(
+                    "only the petitioner rates a case".into(),
+                ));
             }
             if rating == Rating::Unspecified {
                 return Err(Refusal::Invalid("a rating is required".into()));
@@ -320,7 +327,9 @@ pub fn decide(
         }
         Command::RequestReview { reason } => {
             if *actor != Actor::Petitioner {
-                return Err(Refusal::NotAllowed("only the petitioner asks for review".into()));
+                return Err(Refusal::NotAllowed(
+                    "only the petitioner asks for review".into(),
+                ));
             }
             if view.rating != Rating::Unsatisfied as i32 {
                 return Err(Refusal::WrongState(
@@ -487,8 +496,21 @@ mod tests {
     fn the_objection_window_counts_working_days_from_dispatch() {
         // Dispatched Friday 27 Nov 2026: five working days are 30 Nov to 4 Dec.
         let view = case(CaseStatus::SignedFor);
-        assert!(decide_at(&view, unit("town"), give_back(), datetime!(2026-12-04 23:00 +8)).is_ok());
-        let late = decide_at(&view, unit("town"), give_back(), datetime!(2026-12-05 00:30 +8));
+        assert!(
+            decide_at(
+                &view,
+                unit("town"),
+                give_back(),
+                datetime!(2026-12-04 23:00 +8)
+            )
+            .is_ok()
+        );
+        let late = decide_at(
+            &view,
+            unit("town"),
+            give_back(),
+            datetime!(2026-12-05 00:30 +8),
+        );
         assert!(matches!(late, Err(Refusal::WrongState(m)) if m.contains("objection window")));
     }
 
@@ -499,8 +521,24 @@ mod tests {
         // would be 13 Oct without the make-up day).
         let mut view = case(CaseStatus::Dispatched);
         view.dispatched_at = ts(datetime!(2026-09-29 09:00 +8));
-        assert!(decide_at(&view, unit("town"), give_back(), datetime!(2026-10-12 20:00 +8)).is_ok());
-        assert!(decide_at(&view, unit("town"), give_back(), datetime!(2026-10-13 00:30 +8)).is_err());
+        assert!(
+            decide_at(
+                &view,
+                unit("town"),
+                give_back(),
+                datetime!(2026-10-12 20:00 +8)
+            )
+            .is_ok()
+        );
+        assert!(
+            decide_at(
+                &view,
+                unit("town"),
+                give_back(),
+                datetime!(2026-10-13 00:30 +8)
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -10,11 +10,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_nats::connection::State;
+use minhu_contracts::v1::case_service_server::CaseServiceServer;
 use minhu_contracts::v1::intake_service_server::IntakeServiceServer;
 use minhu_contracts::v1::ops_service_server::OpsServiceServer;
 use minhu_core::bus::{self, Bus};
 use minhu_core::config::Settings;
 use minhu_core::metrics;
+use minhu_dispatch::feed::FeedWorker;
+use minhu_dispatch::service::CaseApi;
 use minhu_gateway::Gateway;
 use minhu_ops::Ops;
 use minhu_triage::Triage;
@@ -172,12 +175,39 @@ impl App {
             );
         }
 
+        let cases = roles.contains(&Role::Dispatch).then(|| {
+            let calendar = Arc::new(minhu_clock::Calendar::embedded());
+            CaseApi::new(&settings, bus.clone(), calendar)
+        });
+        if cases.is_some() {
+            let supervisors = settings
+                .catalogue
+                .units
+                .iter()
+                .filter_map(|u| u.supervisor.clone().map(|s| (u.id.clone(), s)))
+                .collect();
+            let feed = FeedWorker::new(bus.clone(), supervisors);
+            let stop = stop.clone();
+            tasks.spawn(
+                async move {
+                    feed.run(stop.cancelled_owned()).await;
+                    ("dispatch", Ok(()))
+                }
+                .instrument(tracing::info_span!("role", name = "dispatch")),
+            );
+        }
+
         if let Some(listener) = grpc {
             let stop = stop.clone();
             let bus = bus.clone();
+            let services = Services {
+                gateway,
+                cases,
+                ops,
+            };
             tasks.spawn(
                 async move {
-                    let result = serve_grpc(listener, bus, gateway, ops, stop).await;
+                    let result = serve_grpc(listener, bus, services, stop).await;
                     ("grpc", result)
                 }
                 .instrument(tracing::info_span!("grpc")),
@@ -244,17 +274,24 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
 
 /// One gRPC server for the services of this process, with health and reflection. Health
 /// follows the NATS connection: a role that cannot reach the bus is NOT_SERVING.
+/// The gRPC services of the roles this process runs.
+struct Services {
+    gateway: Option<Gateway>,
+    cases: Option<CaseApi>,
+    ops: Option<Ops>,
+}
+
 async fn serve_grpc(
     listener: TcpListener,
     bus: Bus,
-    gateway: Option<Gateway>,
-    ops: Option<Ops>,
+    services: Services,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
     let served = Served {
-        gateway: gateway.is_some(),
-        ops: ops.is_some(),
+        gateway: services.gateway.is_some(),
+        cases: services.cases.is_some(),
+        ops: services.ops.is_some(),
     };
     tokio::spawn(follow_nats(bus, health.clone(), served, stop.clone()));
     let reflection = tonic_reflection::server::Builder::configure()
@@ -276,8 +313,9 @@ async fn serve_grpc(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .add_optional_service(gateway.map(Gateway::into_service))
-        .add_optional_service(ops.map(Ops::into_service))
+        .add_optional_service(services.gateway.map(Gateway::into_service))
+        .add_optional_service(services.cases.map(CaseApi::into_service))
+        .add_optional_service(services.ops.map(Ops::into_service))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
         .context("gRPC server")
@@ -286,6 +324,7 @@ async fn serve_grpc(
 #[derive(Clone, Copy)]
 struct Served {
     gateway: bool,
+    cases: bool,
     ops: bool,
 }
 
@@ -300,6 +339,14 @@ impl Served {
             health
                 .set_service_status(
                     <IntakeServiceServer<Gateway> as tonic::server::NamedService>::NAME,
+                    status,
+                )
+                .await;
+        }
+        if self.cases {
+            health
+                .set_service_status(
+                    <CaseServiceServer<CaseApi> as tonic::server::NamedService>::NAME,
                     status,
                 )
                 .await;

@@ -340,6 +340,7 @@ fn print_banner(settings: &Settings, roles: &[Role], app: &App, url: &str, manag
             .iter()
             .filter_map(|r| match r {
                 Role::Gateway => Some("minhu.v1.IntakeService"),
+                Role::Dispatch => Some("minhu.v1.CaseService"),
                 Role::Ops => Some("minhu.v1.OpsService"),
                 Role::Triage => None,
             })

@@ -10,17 +10,20 @@ pub enum Role {
     Gateway,
     /// Consumes the intake stream: classify, dedup, route, dispatch.
     Triage,
+    /// gRPC CaseService (the unit workflow) and the unit feeds.
+    Dispatch,
     /// gRPC OpsService (QueueHealth) and the queue and unit gauges.
     Ops,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Gateway, Role::Triage, Role::Ops];
+    pub const ALL: [Role; 4] = [Role::Gateway, Role::Triage, Role::Dispatch, Role::Ops];
 
     pub fn name(self) -> &'static str {
         match self {
             Role::Gateway => "gateway",
             Role::Triage => "triage",
+            Role::Dispatch => "dispatch",
             Role::Ops => "ops",
         }
     }
@@ -31,13 +34,14 @@ impl Role {
                 "gRPC intake for channels: authenticate, validate, store, receipt, Track"
             }
             Role::Triage => "classify, recognise duplicates, route and dispatch each petition once",
+            Role::Dispatch => "CaseService for units, the centre and petitioners; unit feeds",
             Role::Ops => "QueueHealth over gRPC, queue and per-unit gauges for /metrics",
         }
     }
 
     /// Whether the role serves gRPC (and so needs the listener).
     pub fn serves_grpc(self) -> bool {
-        matches!(self, Role::Gateway | Role::Ops)
+        matches!(self, Role::Gateway | Role::Dispatch | Role::Ops)
     }
 }
 

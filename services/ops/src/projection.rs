@@ -42,23 +42,66 @@ pub struct UnitBoard {
 impl UnitBoard {
     /// Applies one case event; events of kinds the board does not track are ignored.
     pub fn apply(&self, event: &CaseEvent) {
-        if let Some(case_event::Event::Dispatched(d)) = &event.event {
-            let at =
-                |t: &prost_types::Timestamp| OffsetDateTime::from_unix_timestamp(t.seconds).ok();
-            let case = OpenCase {
-                unit_id: d.unit_id.clone(),
-                dispatched_at: event
-                    .at
+        use case_event::Event;
+        let at = |t: &prost_types::Timestamp| OffsetDateTime::from_unix_timestamp(t.seconds).ok();
+        let when = event
+            .at
+            .as_ref()
+            .and_then(at)
+            .unwrap_or_else(OffsetDateTime::now_utc);
+        let mut cases = self.cases.write().expect("board lock");
+        let assign = |unit: &str, due: Option<OffsetDateTime>| OpenCase {
+            unit_id: unit.to_owned(),
+            dispatched_at: when,
+            handling_due_at: due,
+            signed_for: false,
+        };
+        match &event.event {
+            Some(Event::Dispatched(d)) => {
+                let due = d.handling_due_at.as_ref().and_then(at);
+                cases.insert(event.case_id.clone(), assign(&d.unit_id, due));
+            }
+            Some(Event::Reassigned(r)) => {
+                let due = cases.get(&event.case_id).and_then(|c| c.handling_due_at);
+                let unit = r
+                    .route
                     .as_ref()
-                    .and_then(at)
-                    .unwrap_or_else(OffsetDateTime::now_utc),
-                handling_due_at: d.handling_due_at.as_ref().and_then(at),
-                signed_for: false,
-            };
-            self.cases
-                .write()
-                .expect("board lock")
-                .insert(event.case_id.clone(), case);
+                    .map(|r| r.lead_unit_id.clone())
+                    .unwrap_or_default();
+                cases.insert(event.case_id.clone(), assign(&unit, due));
+            }
+            Some(Event::ReviewRequested(r)) => {
+                let unit = r
+                    .route
+                    .as_ref()
+                    .map(|r| r.lead_unit_id.clone())
+                    .unwrap_or_default();
+                cases.insert(event.case_id.clone(), assign(&unit, None));
+            }
+            Some(Event::Designated(d)) => {
+                if let Some(case) = cases.get_mut(&event.case_id)
+                    && case.unit_id != d.unit_id
+                {
+                    *case = assign(&d.unit_id, case.handling_due_at);
+                }
+            }
+            Some(Event::SignedFor(_)) => {
+                if let Some(case) = cases.get_mut(&event.case_id) {
+                    case.signed_for = true;
+                }
+            }
+            Some(Event::ExtensionDecided(d)) if d.approved => {
+                if let Some(due) = cases
+                    .get_mut(&event.case_id)
+                    .and_then(|c| c.handling_due_at.as_mut())
+                {
+                    *due += time::Duration::days(i64::from(d.days));
+                }
+            }
+            Some(Event::Closed(_)) => {
+                cases.remove(&event.case_id);
+            }
+            _ => {}
         }
     }
 
@@ -152,9 +195,10 @@ mod tests {
             at: Some(timestamp(at)),
             event: Some(case_event::Event::Dispatched(Dispatched {
                 unit_id: unit.into(),
-                dispatch_sequence: 1,
                 handling_due_at: Some(timestamp(due)),
+                ..Default::default()
             })),
+            ..Default::default()
         }
     }
 
@@ -174,5 +218,37 @@ mod tests {
         assert_eq!(u1.oldest_unsigned_age, Duration::from_secs(19 * 86_400));
         assert_eq!(figures["u2"].open, 1);
         assert_eq!(figures["u2"].overdue, 0);
+
+        // Signing for, reassigning and closing move the figures.
+        let event = |case: &str, kind| CaseEvent {
+            case_id: case.into(),
+            at: Some(timestamp(day(15))),
+            event: Some(kind),
+            ..Default::default()
+        };
+        board.apply(&event(
+            "a",
+            case_event::Event::SignedFor(minhu_contracts::v1::SignedFor {
+                unit_id: "u1".into(),
+            }),
+        ));
+        board.apply(&event(
+            "b",
+            case_event::Event::Reassigned(minhu_contracts::v1::Reassigned {
+                from_unit_id: "u1".into(),
+                route: Some(minhu_contracts::v1::RouteDecision {
+                    lead_unit_id: "u2".into(),
+                    ..Default::default()
+                }),
+                reason: String::new(),
+            }),
+        ));
+        board.apply(&event(
+            "c",
+            case_event::Event::Closed(minhu_contracts::v1::Closed::default()),
+        ));
+        let figures = board.figures(day(20));
+        assert_eq!((figures["u1"].open, figures["u1"].unsigned), (1, 0));
+        assert_eq!((figures["u2"].open, figures["u2"].unsigned), (1, 1));
     }
 }

@@ -1,0 +1,403 @@
+//! The unit feeds: every case event becomes, for each unit it concerns, one message on
+//! `minhu.dispatch.<unit>.<case>.<n>` (written once: expected last subject sequence 0), and
+//! the unit index follows. A durable consumer of the case events drives it, so a feed message
+//! is never lost when the process that recorded the event dies right after.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::{self, AckKind};
+use futures::{FutureExt, StreamExt};
+use minhu_contracts::bus;
+use minhu_contracts::v1::{
+    CaseEvent, CaseStatus, CaseView, DispatchedCase, RouteDecision, UnitEvent, Withdrawn,
+    case_event, unit_event,
+};
+use minhu_core::bus::Bus;
+use minhu_core::case::{CaseStore, StoreError};
+use prost::Message;
+
+use crate::service::index_value;
+
+const CONCURRENCY: usize = 8;
+const RETRY_DELAY: Duration = Duration::from_millis(500);
+
+/// What one unit gets from one case event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    Assigned { lead: bool },
+    Update,
+    Withdrawn { reason: String },
+}
+
+/// The units a case event concerns, and how. Units come from the event itself wherever it
+/// names them, so a late redelivery still reaches the units of that moment; `view` is the
+/// case now, `number` the event's number.
+pub fn deliveries(
+    event: &case_event::Event,
+    number: u64,
+    view: &CaseView,
+    supervisor: Option<&str>,
+) -> Vec<(String, Delivery)> {
+    use case_event::Event;
+    let lead_now = view
+        .route
+        .as_ref()
+        .map(|r| r.lead_unit_id.clone())
+        .unwrap_or_default();
+    let assigned = |route: &RouteDecision| {
+        std::iter::once((
+            route.lead_unit_id.clone(),
+            Delivery::Assigned { lead: true },
+        ))
+        .chain(
+            route
+                .assisting_unit_ids
+                .iter()
+                .map(|u| (u.clone(), Delivery::Assigned { lead: false })),
+        )
+        .collect::<Vec<_>>()
+    };
+    let update = |unit: &str| vec![(unit.to_owned(), Delivery::Update)];
+    match event {
+        Event::Triaged(_) => Vec::new(),
+        // Triage delivers the first dispatch itself; this only completes a delivery it did not
+        // finish, while the case has not moved on.
+        Event::Dispatched(_) if view.version == number => {
+            view.route.as_ref().map(&assigned).unwrap_or_default()
+        }
+        Event::Dispatched(_) => Vec::new(),
+        Event::Reassigned(r) => {
+            let mut out = vec![(
+                r.from_unit_id.clone(),
+                Delivery::Withdrawn {
+                    reason: format!("改派: {}", r.reason),
+                },
+            )];
+            out.extend(r.route.as_ref().map(&assigned).unwrap_or_default());
+            out
+        }
+        Event::Designated(d) if d.from_unit_id != d.unit_id && !d.from_unit_id.is_empty() => vec![
+            (
+                d.from_unit_id.clone(),
+                Delivery::Withdrawn {
+                    reason: format!("中心指定其他单位: {}", d.reason),
+                },
+            ),
+            (d.unit_id.clone(), Delivery::Assigned { lead: true }),
+        ],
+        Event::Designated(d) => update(&d.unit_id),
+        Event::ReviewRequested(r) => r
+            .route
+            .as_ref()
+            .map(|route| {
+                vec![(
+                    route.lead_unit_id.clone(),
+                    Delivery::Assigned { lead: true },
+                )]
+            })
+            .unwrap_or_default(),
+        Event::ExtensionRequested(e) => {
+            let mut out = update(&e.unit_id);
+            if let Some(sup) = supervisor {
+                out.push((sup.to_owned(), Delivery::Update));
+            }
+            out
+        }
+        Event::ExtensionDecided(d) => {
+            let mut out = update(&lead_now);
+            out.push((d.decided_by_unit_id.clone(), Delivery::Update));
+            out
+        }
+        Event::SignedFor(e) => update(&e.unit_id),
+        Event::Returned(e) => update(&e.unit_id),
+        Event::Replied(e) => update(&e.unit_id),
+        Event::Closed(e) => update(&e.unit_id),
+        Event::Evaluated(_) => update(&lead_now),
+    }
+}
+
+#[derive(Clone)]
+pub struct FeedWorker {
+    bus: Bus,
+    store: CaseStore,
+    supervisors: std::sync::Arc<std::collections::HashMap<String, String>>,
+}
+
+impl FeedWorker {
+    pub fn new(bus: Bus, supervisors: std::collections::HashMap<String, String>) -> FeedWorker {
+        FeedWorker {
+            store: CaseStore::new(bus.clone()),
+            bus,
+            supervisors: std::sync::Arc::new(supervisors),
+        }
+    }
+
+    /// Follows the case events until `shutdown`; messages in hand finish before it returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let shutdown = shutdown.boxed().shared();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let pulled = tokio::select! {
+                _ = shutdown.clone() => return,
+                pulled = async {
+                    let consumer = self
+                        .bus
+                        .case_events
+                        .get_or_create_consumer(
+                            bus::FEED_CONSUMER,
+                            pull::Config {
+                                durable_name: Some(bus::FEED_CONSUMER.to_owned()),
+                                description: Some("minhu dispatch: unit feeds and the unit index".into()),
+                                ack_policy: AckPolicy::Explicit,
+                                deliver_policy: DeliverPolicy::All,
+                                ack_wait: Duration::from_secs(30),
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                    Ok::<_, async_nats::Error>(consumer.messages().await?)
+                } => pulled,
+            };
+            let messages = match pulled {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "cannot follow the case events");
+                    tokio::select! {
+                        _ = shutdown.clone() => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            };
+            backoff = Duration::from_millis(100);
+            messages
+                .take_until(shutdown.clone())
+                .for_each_concurrent(CONCURRENCY, |message| async {
+                    match message {
+                        Ok(message) => self.handle_and_ack(message).await,
+                        Err(e) => tracing::warn!(error = %e, "case event pull interrupted"),
+                    }
+                })
+                .await;
+        }
+    }
+
+    async fn handle_and_ack(&self, message: jetstream::Message) {
+        let ack = match self.handle(&message).await {
+            Ok(()) => message.double_ack().await,
+            Err(FeedError::Poison(reason)) => {
+                tracing::error!(%reason, "case event cannot be delivered");
+                message.ack_with(AckKind::Term).await
+            }
+            Err(FeedError::Transient(e)) => {
+                tracing::debug!(error = %e, "feed step failed; will retry");
+                message.ack_with(AckKind::Nak(Some(RETRY_DELAY))).await
+            }
+        };
+        if let Err(e) = ack {
+            tracing::warn!(error = %e, "feed acknowledgement not confirmed; it will be redelivered");
+        }
+    }
+
+    async fn handle(&self, message: &jetstream::Message) -> Result<(), FeedError> {
+        let event = CaseEvent::decode(message.payload.clone())
+            .map_err(|e| FeedError::Poison(format!("case event does not decode: {e}")))?;
+        let Some(kind) = &event.event else {
+            return Ok(());
+        };
+        if matches!(kind, case_event::Event::Triaged(t) if t.duplicate_of.is_empty()) {
+            return Ok(());
+        }
+        // The view exists once triage has finished with the case; until then, try again.
+        let view = match self.store.load(&event.case_id).await {
+            Ok(v) => v.view,
+            Err(StoreError::NotFound(_)) => {
+                return Err(FeedError::Transient(
+                    "the case view is not written yet".into(),
+                ));
+            }
+            Err(StoreError::Corrupt(reason)) => return Err(FeedError::Poison(reason)),
+            Err(e) => return Err(FeedError::Transient(e.into())),
+        };
+        let lead = view
+            .route
+            .as_ref()
+            .map(|r| r.lead_unit_id.clone())
+            .unwrap_or_default();
+        let supervisor = self.supervisors.get(&lead).map(String::as_str);
+        for (unit, delivery) in deliveries(kind, event.number, &view, supervisor) {
+            if unit.is_empty() {
+                continue;
+            }
+            let payload = match &delivery {
+                Delivery::Assigned { lead } => {
+                    unit_event::Event::Assigned(assignment(&view, *lead))
+                }
+                Delivery::Update => unit_event::Event::Update(event.clone()),
+                Delivery::Withdrawn { reason } => unit_event::Event::Withdrawn(Withdrawn {
+                    reason: reason.clone(),
+                }),
+            };
+            let unit_event = UnitEvent {
+                event_id: format!("{}/{}", event.case_id, event.number),
+                case_id: event.case_id.clone(),
+                unit_id: unit.clone(),
+                at: event.at,
+                event: Some(payload),
+            };
+            self.publish_once(
+                bus::dispatch_subject(&unit, &event.case_id, event.number),
+                unit_event.encode_to_vec().into(),
+            )
+            .await?;
+            let key = bus::unit_case_key(&unit, &event.case_id);
+            match delivery {
+                Delivery::Withdrawn { .. } => self
+                    .bus
+                    .unit_cases
+                    .delete(&key)
+                    .await
+                    .map_err(|e| FeedError::Transient(e.into()))?,
+                _ => {
+                    let status = CaseStatus::try_from(view.status).unwrap_or_default();
+                    self.bus
+                        .unit_cases
+                        .put(&key, index_value(status))
+                        .await
+                        .map_err(|e| FeedError::Transient(e.into()))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn publish_once(&self, subject: String, payload: bytes::Bytes) -> Result<(), FeedError> {
+        let publish = PublishMessage::build()
+            .payload(payload)
+            .expected_last_subject_sequence(0);
+        let acked = match self.bus.js.send_publish(subject, publish).await {
+            Ok(ack) => ack.await,
+            Err(e) => Err(e),
+        };
+        match acked {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(()),
+            Err(e) => Err(FeedError::Transient(e.into())),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum FeedError {
+    #[error("poison: {0}")]
+    Poison(String),
+    #[error("transient: {0}")]
+    Transient(#[from] async_nats::Error),
+}
+
+/// The case as a newly assigned unit receives it.
+fn assignment(view: &CaseView, lead: bool) -> DispatchedCase {
+    DispatchedCase {
+        case_id: view.case_id.clone(),
+        tracking_number: view.tracking_number.clone(),
+        channel_id: view.channel_id.clone(),
+        accepted_at: view.accepted_at,
+        title: view.title.clone(),
+        body: view.body.clone(),
+        classification: view.classification.clone(),
+        route: view.route.clone(),
+        location: view.location.clone(),
+        attachments: view.attachments.clone(),
+        deadlines: view.deadlines.clone(),
+        petitioner_identified: view.petitioner_identified,
+        identity_confidential: view.identity_confidential,
+        lead,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minhu_contracts::v1::{
+        Designated, ExtensionRequested, Reassigned, RouteDecision, SignedFor,
+    };
+
+    fn view(lead: &str, assisting: &[&str]) -> CaseView {
+        CaseView {
+            route: Some(RouteDecision {
+                lead_unit_id: lead.into(),
+                assisting_unit_ids: assisting.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_reassignment_withdraws_from_the_old_unit_and_assigns_the_new_ones() {
+        let event = case_event::Event::Reassigned(Reassigned {
+            from_unit_id: "old".into(),
+            route: view("new", &["helper"]).route,
+            reason: "属交通部门".into(),
+        });
+        // The case has since moved on: the event still says who it concerned.
+        let got = deliveries(&event, 3, &view("later", &[]), None);
+        assert_eq!(got.len(), 3);
+        assert!(matches!(&got[0], (u, Delivery::Withdrawn { .. }) if u == "old"));
+        assert_eq!(got[1], ("new".into(), Delivery::Assigned { lead: true }));
+        assert_eq!(
+            got[2],
+            ("helper".into(), Delivery::Assigned { lead: false })
+        );
+    }
+
+    #[test]
+    fn an_extension_request_reaches_the_deciding_supervisor() {
+        let event = case_event::Event::ExtensionRequested(ExtensionRequested {
+            unit_id: "town".into(),
+            days: 10,
+            reason: String::new(),
+        });
+        let got = deliveries(&event, 3, &view("town", &[]), Some("county"));
+        assert_eq!(
+            got,
+            [
+                ("town".into(), Delivery::Update),
+                ("county".into(), Delivery::Update)
+            ]
+        );
+    }
+
+    #[test]
+    fn confirming_the_lead_is_an_update_and_moving_it_is_a_handover() {
+        let confirm = case_event::Event::Designated(Designated {
+            unit_id: "town".into(),
+            reason: String::new(),
+            from_unit_id: "town".into(),
+        });
+        assert_eq!(
+            deliveries(&confirm, 3, &view("town", &[]), None),
+            [("town".into(), Delivery::Update)]
+        );
+        let moved = case_event::Event::Designated(Designated {
+            unit_id: "bureau".into(),
+            reason: String::new(),
+            from_unit_id: "town".into(),
+        });
+        let got = deliveries(&moved, 3, &view("bureau", &[]), None);
+        assert!(matches!(&got[0], (u, Delivery::Withdrawn { .. }) if u == "town"));
+        assert_eq!(got[1], ("bureau".into(), Delivery::Assigned { lead: true }));
+        let signed = case_event::Event::SignedFor(SignedFor {
+            unit_id: "town".into(),
+        });
+        assert_eq!(
+            deliveries(&signed, 3, &view("town", &[]), None),
+            [("town".into(), Delivery::Update)]
+        );
+    }
+}
