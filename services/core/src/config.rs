@@ -51,6 +51,12 @@ pub struct NatsSettings {
     /// Replicas of every stream and bucket (1 on one server, 3 on a cluster).
     pub replicas: usize,
     pub request_timeout_ms: u64,
+    /// NKey seed this process authenticates to NATS with (deploy/nats/accounts.conf).
+    #[serde(default)]
+    pub nkey_seed: Option<Secret>,
+    /// The reply-subject prefix NATS permissions allow this process (e.g. `_INBOX_triage`).
+    #[serde(default)]
+    pub inbox_prefix: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,7 +123,9 @@ impl OpsSettings {
     }
 }
 
-/// The SHA-256 of a credential configured either as a digest or as a clear demo token.
+/// The SHA-256 of a credential: the configured digest, or else the clear demo token's. A
+/// digest set by a file or the environment replaces the embedded demo token, which a file
+/// cannot remove.
 fn credential_digest(
     token_sha256: &Option<String>,
     demo_token: &Option<Secret>,
@@ -250,7 +258,12 @@ impl Settings {
         if let Some(path) = file {
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(Env::prefixed("MINHU_").split("__"));
+        // MINHU_CONFIG and MINHU_LOG_FORMAT are command-line settings, not configuration keys.
+        figment = figment.merge(Env::prefixed("MINHU_").split("__").ignore(&[
+            "config",
+            "log_format",
+            "token",
+        ]));
         let settings: Settings = figment.extract().map_err(Box::new)?;
         settings.validate()?;
         Ok(settings)
@@ -307,8 +320,8 @@ impl Settings {
                 problems.push(format!("channels[{}] is defined twice", channel.id));
             }
             match (&channel.token_sha256, &channel.demo_token) {
-                (Some(_), Some(_)) | (None, None) => problems.push(format!(
-                    "channels[{}] needs exactly one of token_sha256 or demo_token",
+                (None, None) => problems.push(format!(
+                    "channels[{}] needs token_sha256 (or demo_token)",
                     channel.id
                 )),
                 _ => match channel.token_digest() {
@@ -324,18 +337,11 @@ impl Settings {
                 },
             }
         }
-        if self.centre.token_sha256.is_some() == self.centre.demo_token.is_some()
-            || self.centre.token_digest().is_none()
-        {
-            problems.push(
-                "centre needs exactly one of token_sha256 (64 hex digits) or demo_token".into(),
-            );
+        if self.centre.token_digest().is_none() {
+            problems.push("centre needs token_sha256 (64 hex digits) or demo_token".into());
         }
-        if self.ops.token_sha256.is_some() == self.ops.demo_token.is_some()
-            || self.ops.token_digest().is_none()
-        {
-            problems
-                .push("ops needs exactly one of token_sha256 (64 hex digits) or demo_token".into());
+        if self.ops.token_digest().is_none() {
+            problems.push("ops needs token_sha256 (64 hex digits) or demo_token".into());
         }
         let labels: HashSet<&str> = self
             .taxonomy
@@ -360,12 +366,6 @@ impl Settings {
             }
             if !unit_ids.insert(unit.id.as_str()) {
                 problems.push(format!("catalogue.units[{}] is defined twice", unit.id));
-            }
-            if unit.token_sha256.is_some() && unit.demo_token.is_some() {
-                problems.push(format!(
-                    "catalogue.units[{}] has both token_sha256 and demo_token",
-                    unit.id
-                ));
             }
             if unit.token_sha256.is_some() && unit.token_digest().is_none() {
                 problems.push(format!(
@@ -457,10 +457,14 @@ impl Settings {
         self.identity.query_code_key.expose() == default.identity.query_code_key.expose()
             || self.identity.petitioner_hash_key.expose()
                 == default.identity.petitioner_hash_key.expose()
-            || self.channels.iter().any(|c| c.demo_token.is_some())
-            || self.ops.demo_token.is_some()
-            || self.centre.demo_token.is_some()
-            || self.catalogue.units.iter().any(|u| u.demo_token.is_some())
+            || self.channels.iter().any(|c| c.token_sha256.is_none())
+            || self.ops.token_sha256.is_none()
+            || self.centre.token_sha256.is_none()
+            || self
+                .catalogue
+                .units
+                .iter()
+                .any(|u| u.token_sha256.is_none())
     }
 }
 
@@ -524,6 +528,32 @@ mod tests {
         std::fs::write(&path, "[gateway]\nlistne = \"127.0.0.1:9999\"\n").unwrap();
         let err = Settings::load(Some(&path)).unwrap_err().to_string();
         assert!(err.contains("listne"), "{err}");
+    }
+
+    #[test]
+    fn a_configured_digest_replaces_the_demo_token() {
+        let mut settings = Settings::defaults();
+        let digest = hex::encode(Sha256::digest(b"production-ops-token"));
+        settings.ops.token_sha256 = Some(digest);
+        assert_eq!(
+            settings.ops.token_digest(),
+            Some(Sha256::digest(b"production-ops-token").into())
+        );
+        settings.validate().unwrap();
+    }
+
+    #[test]
+    fn a_supervisor_loop_is_refused() {
+        let mut settings = Settings::defaults();
+        let city = settings
+            .catalogue
+            .units
+            .iter_mut()
+            .find(|u| u.id == "jinhua-city")
+            .unwrap();
+        city.supervisor = Some("pujiang-county".into());
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(err.contains("loops"), "{err}");
     }
 
     #[test]

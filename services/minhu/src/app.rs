@@ -49,7 +49,11 @@ impl App {
     /// metrics listeners (port 0 picks a free port; see [`App::grpc_addr`],
     /// [`App::metrics_addr`]). Nothing runs yet.
     pub async fn build(settings: Settings, nats_url: &str, roles: &[Role]) -> anyhow::Result<App> {
-        let client = bus::connect(nats_url, "minhu").await?;
+        let secured = bus::NatsSettingsRef {
+            nkey_seed: settings.nats.nkey_seed.as_ref().map(|s| s.expose()),
+            inbox_prefix: settings.nats.inbox_prefix.as_deref(),
+        };
+        let client = bus::connect_with(nats_url, "minhu", &secured).await?;
         let bus = Bus::provision(
             client,
             settings.nats.replicas,
@@ -197,6 +201,7 @@ impl App {
             );
         }
 
+        let has_grpc = grpc.is_some();
         if let Some(listener) = grpc {
             let stop = stop.clone();
             let bus = bus.clone();
@@ -230,6 +235,12 @@ impl App {
                 }
                 .instrument(tracing::info_span!("role", name = "triage")),
             );
+        }
+
+        if !has_grpc {
+            // Without a gRPC server there is no health to follow, but the gauge still tells
+            // ops whether this process reaches NATS.
+            tokio::spawn(follow_nats(bus.clone(), None, stop.clone()));
         }
 
         let watcher = stop.clone();
@@ -293,7 +304,11 @@ async fn serve_grpc(
         cases: services.cases.is_some(),
         ops: services.ops.is_some(),
     };
-    tokio::spawn(follow_nats(bus, health.clone(), served, stop.clone()));
+    tokio::spawn(follow_nats(
+        bus,
+        Some((health.clone(), served)),
+        stop.clone(),
+    ));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(minhu_contracts::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -363,8 +378,9 @@ impl Served {
     }
 }
 
-/// Keeps gRPC health and the `minhu_nats_connected` gauge in step with the NATS connection.
-async fn follow_nats(bus: Bus, health: HealthReporter, served: Served, stop: CancellationToken) {
+/// Keeps gRPC health (if served) and the `minhu_nats_connected` gauge in step with the NATS
+/// connection.
+async fn follow_nats(bus: Bus, health: Option<(HealthReporter, Served)>, stop: CancellationToken) {
     let mut last = None;
     let mut ticker = tokio::time::interval(HEALTH_INTERVAL);
     loop {
@@ -377,7 +393,9 @@ async fn follow_nats(bus: Bus, health: HealthReporter, served: Served, stop: Can
             if last.is_some() {
                 tracing::warn!(connected, "NATS connection changed; gRPC health follows");
             }
-            served.set(&health, connected).await;
+            if let Some((health, served)) = &health {
+                served.set(health, connected).await;
+            }
             metrics::nats_connected(connected);
             last = Some(connected);
         }

@@ -367,6 +367,7 @@ fn print_banner(settings: &Settings, roles: &[Role], app: &App, url: &str, manag
     let demo: Vec<_> = settings
         .channels
         .iter()
+        .filter(|c| c.token_sha256.is_none())
         .filter_map(|c| c.demo_token.as_ref().map(|t| (c, t)))
         .collect();
     if !demo.is_empty() {

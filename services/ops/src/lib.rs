@@ -284,10 +284,17 @@ pub fn prometheus_handle() -> PrometheusHandle {
     static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
     HANDLE
         .get_or_init(|| {
+            use metrics_exporter_prometheus::Matcher;
             let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
                 .set_buckets(&[
                     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                 ])
+                .expect("static buckets")
+                // Confidence is a share, not a time.
+                .set_buckets_for_metric(
+                    Matcher::Full(metrics::CLASSIFIER_CONFIDENCE.to_owned()),
+                    &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0],
+                )
                 .expect("static buckets")
                 .install_recorder()
                 .expect("the only recorder of this process");

