@@ -85,7 +85,7 @@ pub async fn spawn_app_with(
     let task = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
-    let nats = async_nats::connect(nats_url)
+    let nats = minhu_core::bus::connect(nats_url, "test")
         .await
         .expect("test NATS client");
     let js = jetstream::new(nats.clone());

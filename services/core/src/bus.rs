@@ -60,8 +60,21 @@ pub async fn connect_with(
     if let Some(prefix) = secured.inbox_prefix {
         options = options.custom_inbox_prefix(prefix);
     }
+    // A cluster is given as a comma-separated list; the client picks among them and follows
+    // the cluster's own view of its members.
+    let servers = url
+        .split(',')
+        .map(|u| u.trim().parse::<async_nats::ServerAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| BusError::Connect {
+            url: url.to_owned(),
+            source: async_nats::ConnectError::with_source(
+                async_nats::ConnectErrorKind::ServerParse,
+                e,
+            ),
+        })?;
     options
-        .connect(url)
+        .connect(servers)
         .await
         .map_err(|source| BusError::Connect {
             url: url.to_owned(),
