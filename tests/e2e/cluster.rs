@@ -45,8 +45,7 @@ fn start_load(app: &TestApp, tag: &str, first: u64) -> Load {
                         receipts.insert(id.clone(), receipt);
                         break;
                     }
-                    Err(code) if Instant::now() < deadline => {
-                        let _ = code;
+                    Err(_) if Instant::now() < deadline => {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                     Err(code) => panic!("{id} never receipted: {code:?}"),

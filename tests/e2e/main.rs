@@ -6,5 +6,6 @@ mod cluster;
 mod faults;
 mod intake;
 mod ops;
+mod security;
 mod validation;
 mod workflow;

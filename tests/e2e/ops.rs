@@ -37,6 +37,8 @@ async fn queue_health_and_metrics_reflect_a_known_workload() {
             name: "ops test channel".into(),
             token_sha256: None,
             demo_token: Some(Secret::new(CHANNEL_TOKEN)),
+            rate_per_second: None,
+            burst: None,
         });
     })
     .await;

@@ -71,6 +71,13 @@ pub struct GatewaySettings {
     pub max_attachment_bytes: u64,
     pub max_attachment_uri_chars: usize,
     pub max_clock_skew_secs: u64,
+    /// Petitions per second each channel may submit (a channel may set its own).
+    pub submit_rate_per_channel: u32,
+    /// Burst above the rate a channel may submit at once.
+    pub submit_burst: u32,
+    /// Wrong query codes tolerated per tracking number within the window.
+    pub track_failures_per_case: u32,
+    pub track_failure_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -166,6 +173,11 @@ pub struct ChannelSettings {
     /// A clear demo token, for trying minhu out; printed at start.
     #[serde(default)]
     pub demo_token: Option<Secret>,
+    /// This channel's own submit rate (per second) and burst, instead of the gateway's.
+    #[serde(default)]
+    pub rate_per_second: Option<u32>,
+    #[serde(default)]
+    pub burst: Option<u32>,
 }
 
 impl ChannelSettings {

@@ -23,6 +23,8 @@ pub enum IntakeError {
     Unavailable(#[source] async_nats::Error),
     #[error("internal error")]
     Internal(#[source] async_nats::Error),
+    #[error("this channel is submitting faster than its limit; retry after {0:?}")]
+    RateLimited(std::time::Duration),
 }
 
 fn summary(violations: &[Violation]) -> String {
@@ -40,6 +42,7 @@ impl IntakeError {
             IntakeError::ReusedMessageId(_) => Code::AlreadyExists,
             IntakeError::Unavailable(_) => Code::Unavailable,
             IntakeError::Internal(_) => Code::Internal,
+            IntakeError::RateLimited(_) => Code::ResourceExhausted,
         }
     }
 
@@ -50,6 +53,7 @@ impl IntakeError {
             IntakeError::ReusedMessageId(_) => "conflict",
             IntakeError::Unavailable(_) => "unavailable",
             IntakeError::Internal(_) => "internal",
+            IntakeError::RateLimited(_) => "rate_limited",
         }
     }
 
@@ -65,6 +69,11 @@ impl IntakeError {
                         .map(|v| tonic_types::FieldViolation::new(&v.field, &v.description))
                         .collect::<Vec<_>>(),
                 ),
+            ),
+            IntakeError::RateLimited(wait) => Status::with_error_details(
+                Code::ResourceExhausted,
+                self.to_string(),
+                ErrorDetails::with_retry_info(Some(*wait)),
             ),
             _ => Status::new(self.code(), self.to_string()),
         }

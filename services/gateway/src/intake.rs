@@ -36,8 +36,10 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tonic::Status;
+use tonic_types::StatusExt;
 
 use crate::error::IntakeError;
+use crate::limits::{SubmitLimiter, TrackGuard};
 use crate::stats::ChannelStats;
 use crate::validate::validate;
 
@@ -52,6 +54,8 @@ pub struct Intake {
     /// Unit id → unit name, for Track answers.
     pub(crate) unit_names: HashMap<String, String>,
     pub(crate) stats: Arc<ChannelStats>,
+    pub(crate) submit_limiter: Arc<SubmitLimiter>,
+    pub(crate) track_guard: Arc<TrackGuard>,
 }
 
 impl Intake {
@@ -63,7 +67,10 @@ impl Intake {
         petition: Option<Petition>,
     ) -> Result<Receipt, IntakeError> {
         let started = std::time::Instant::now();
-        let result = self.store(channel, petition).await;
+        let result = match self.submit_limiter.take(channel.as_str()) {
+            Ok(()) => self.store(channel, petition).await,
+            Err(wait) => Err(IntakeError::RateLimited(wait)),
+        };
         let outcome = match &result {
             Ok(receipt) if receipt.replayed => "replayed",
             Ok(_) => "accepted",
@@ -179,10 +186,18 @@ impl Intake {
         let not_found = || Status::not_found("no case with this tracking number and query code");
         let tracking = TrackingNumber::parse(&self.tracking_prefix, tracking_number)
             .map_err(|_| not_found())?;
+        if let Err(wait) = self.track_guard.check(tracking.as_str()) {
+            return Err(Status::with_error_details(
+                tonic::Code::ResourceExhausted,
+                "too many wrong query codes for this tracking number; retry later",
+                tonic_types::ErrorDetails::with_retry_info(Some(wait)),
+            ));
+        }
         if !self
             .identity
             .verify_query_code(tracking.as_str(), query_code)
         {
+            self.track_guard.failed(tracking.as_str());
             return Err(not_found());
         }
         if let Some(view) = self.case_view(tracking.as_str()).await? {

@@ -8,10 +8,12 @@
 //! - [`intake`]: the idempotent publish, receipts, and Track.
 //! - [`error`]: the mapping of failures to gRPC, in one place.
 //! - [`stats`]: each channel's recent figures, for ops.
+//! - [`limits`]: per-channel submit rates and the Track guessing guard.
 
 pub mod auth;
 pub mod error;
 pub mod intake;
+pub mod limits;
 pub mod stats;
 pub mod validate;
 
@@ -34,6 +36,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::ChannelRegistry;
 use crate::intake::Intake;
+use crate::limits::{SubmitLimiter, TrackGuard};
 use crate::stats::ChannelStats;
 
 /// How many items of one SubmitStream are stored concurrently; answers still come in order.
@@ -67,6 +70,22 @@ impl Gateway {
                 tracking_prefix: settings.identity.tracking_prefix.clone(),
                 unit_names,
                 stats: Arc::new(ChannelStats::new(STATS_WINDOW)),
+                submit_limiter: Arc::new(SubmitLimiter::new(
+                    settings.gateway.submit_rate_per_channel,
+                    settings.gateway.submit_burst,
+                    settings
+                        .channels
+                        .iter()
+                        .filter_map(|c| {
+                            let rate = c.rate_per_second?;
+                            Some((c.id.clone(), (rate, c.burst.unwrap_or(rate))))
+                        })
+                        .collect(),
+                )),
+                track_guard: Arc::new(TrackGuard::new(
+                    settings.gateway.track_failures_per_case,
+                    std::time::Duration::from_secs(settings.gateway.track_failure_window_secs),
+                )),
             },
         }
     }
