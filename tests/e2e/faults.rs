@@ -13,12 +13,14 @@ use minhu_triage::Triage;
 use minhu_triage::worker::{Outcome, TriageWorker};
 use tonic::Code;
 
-async fn wait_for_state(client: &async_nats::Client, wanted: State) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while client.connection_state() != wanted {
+/// Waits until the client is connected (or not): a disconnected client soon shows as
+/// reconnecting, so "not connected" is the state to wait for.
+async fn wait_until(client: &async_nats::Client, connected: bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (client.connection_state() == State::Connected) != connected {
         assert!(
             Instant::now() < deadline,
-            "NATS client never became {wanted:?}"
+            "NATS client never became connected={connected}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -30,7 +32,7 @@ async fn with_nats_down_submit_is_unavailable_and_leaves_nothing_behind() {
     let app = spawn_app(&server.url()).await;
 
     server.kill();
-    wait_for_state(&app.nats, State::Disconnected).await;
+    wait_until(&app.nats, false).await;
     // The app's own connection saw the same reset; give its event loop a moment.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let err = app
@@ -40,7 +42,7 @@ async fn with_nats_down_submit_is_unavailable_and_leaves_nothing_behind() {
     assert_eq!(err.code(), Code::Unavailable, "{}", err.message());
 
     server.restart();
-    wait_for_state(&app.nats, State::Connected).await;
+    wait_until(&app.nats, true).await;
     // Long enough for anything the app might have buffered to reach the server.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
@@ -90,6 +92,7 @@ async fn a_triage_crash_mid_message_is_redelivered_and_dispatched_once() {
         Arc::new(Triage::new(&settings)),
         settings.triage.clone(),
         settings.deadlines.clone(),
+        &settings.dedup,
         settings.identity.tracking_prefix.clone(),
     );
     let consumer = doomed.consumer().await.unwrap();

@@ -199,13 +199,33 @@ async fn a_repeat_from_the_same_petitioner_is_linked_not_dispatched_again() {
         vec![receipt.tracking_number.clone()]
     );
 
-    // Another person with the same text is not a repeat.
+    // Another person with the same matter is not a repeat: the petitions are merged (并单)
+    // and the original carries the matter for both.
     let mut neighbour = petition("web-neighbour");
     neighbour.petitioner.as_mut().unwrap().id_number = String::new();
     neighbour.petitioner.as_mut().unwrap().phone = "13900000000".into();
+    neighbour.body = format!("您好！{}谢谢。", neighbour.body.replace('，', ","));
     let receipt = app.submit(WEB_TOKEN, neighbour).await.unwrap();
     let view = app.wait_for_case(&receipt.tracking_number).await;
-    assert_eq!(view.status, CaseStatus::Dispatched as i32);
+    assert_eq!(view.status, CaseStatus::Merged as i32);
+    assert_eq!(view.cluster_lead, original.tracking_number);
+    assert!(view.dedup.as_ref().unwrap().jaccard > 0.4);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let lead = app.wait_for_case(&original.tracking_number).await;
+        if lead
+            .cluster_members
+            .iter()
+            .any(|m| m.case_id == receipt.tracking_number)
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "member never joined the lead"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     app.stop().await.unwrap();
 }
 

@@ -6,7 +6,9 @@ use minhu_contracts::bus;
 use minhu_contracts::v1::ops_service_client::OpsServiceClient;
 use minhu_contracts::v1::{QueueHealthRequest, QueueHealthResponse};
 use minhu_core::config::{ChannelSettings, Secret};
-use minhu_e2e::{NatsServer, TestApp, authorized, petition, spawn_app, spawn_app_with};
+use minhu_e2e::{
+    NatsServer, TestApp, authorized, distinct_petition, petition, spawn_app, spawn_app_with,
+};
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -43,15 +45,11 @@ async fn queue_health_and_metrics_reflect_a_known_workload() {
     })
     .await;
     let mut receipts = Vec::new();
-    for id in ["o-1", "o-2", "o-3"] {
-        let mut p = petition(id);
-        p.petitioner.as_mut().unwrap().id_number = String::new();
-        p.petitioner.as_mut().unwrap().phone = format!("1390000000{}", &id[2..]);
+    for (n, id) in ["o-1", "o-2", "o-3"].into_iter().enumerate() {
+        let p = distinct_petition(id, n as u64);
         receipts.push(app.submit(CHANNEL_TOKEN, p).await.unwrap());
     }
-    let mut retry = petition("o-1");
-    retry.petitioner.as_mut().unwrap().id_number = String::new();
-    retry.petitioner.as_mut().unwrap().phone = "13900000001".into();
+    let retry = distinct_petition("o-1", 0);
     assert!(app.submit(CHANNEL_TOKEN, retry).await.unwrap().replayed);
     let mut invalid = petition("o-4");
     invalid.body.clear();

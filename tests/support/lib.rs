@@ -195,8 +195,23 @@ impl Drop for TestApp {
 
 /// Every message stored in `stream` (subject, payload), in order.
 pub async fn stream_messages(js: &jetstream::Context, stream: &str) -> Vec<(String, bytes::Bytes)> {
-    let mut stream = js.get_stream(stream).await.expect("stream exists");
-    let state = stream.info().await.expect("stream info").state.clone();
+    // Right after a fault the stream may take a moment to answer again.
+    let mut attempts = 0;
+    let (mut stream, state) = loop {
+        let answered = async {
+            let mut s = js.get_stream(stream).await.ok()?;
+            let state = s.info().await.ok()?.state.clone();
+            Some((s, state))
+        };
+        match answered.await {
+            Some(found) => break found,
+            None if attempts < 30 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            None => panic!("stream {stream} does not answer"),
+        }
+    };
     let mut out = Vec::new();
     if state.messages == 0 {
         return out;
@@ -225,6 +240,26 @@ pub fn authorized<T>(token: &str, message: T) -> Request<T> {
         format!("Bearer {token}").parse().expect("ascii token"),
     );
     request
+}
+
+/// A petition about a matter of its own: `n` picks characters no other petition shares, so
+/// near-duplicate detection treats each as a separate matter (for load and fault tests).
+pub fn distinct_petition(channel_message_id: &str, n: u64) -> Petition {
+    let mut p = petition(channel_message_id);
+    let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let detail: String = (0..40)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_u32(0x4E00 + (x % 0x51A0) as u32).expect("CJK")
+        })
+        .collect();
+    p.body = format!("黄宅镇小区违章搭建：{detail}");
+    let person = p.petitioner.as_mut().expect("identified");
+    person.id_number = String::new();
+    person.phone = format!("139{:08}", n % 100_000_000);
+    p
 }
 
 /// A realistic petition: a township construction matter from an identified petitioner.

@@ -22,7 +22,8 @@
 //!   statutory holiday) ends at 24:00 of the next working day; a 调休 make-up Saturday is a
 //!   working day. Working-day periods count only working days, so they always end on one.
 //! - **Hours** run continuously from the instant of the event, through nights and holidays: the
-//!   hour limits are for emergencies and utilities, which are served around the clock.
+//!   hour limits are for emergencies and utilities, which are served around the clock. Minutes
+//!   and seconds run the same way (call-backs; drills and tests of a deployment's clock).
 //! - **Extensions** add to the milestone's limit, in its unit, within the policy's extension rule.
 //! - **Warnings** fall when the warning share (default 0.75) of the counted time is spent.
 //! - **Escalation steps** fall the configured time after the deadline, counted in the step's
@@ -59,8 +60,8 @@ pub mod schedule;
 pub use calendar::{Calendar, CalendarError, DEFAULT_CALENDAR_TOML, OutOfRange, YearSource};
 pub use policy::{
     Anchor, CaseTraits, ChannelType, DEFAULT_POLICIES_TOML, EscalationStep, ExtensionRule, Limit,
-    Milestone, MilestoneRule, Policy, PolicyError, Profile, RequestType, SelectError, Selector,
-    SlaConfig, Unit, Urgency,
+    Milestone, MilestoneRule, Policy, PolicyError, Profile, RequestType, Round, SelectError,
+    Selector, SlaConfig, Unit, Urgency,
 };
 pub use schedule::{
     CHINA_TIME, CaseClock, Due, EscalationAt, Extension, MilestoneSchedule, Pause, Schedule,

@@ -116,6 +116,11 @@ pub struct Limit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
+    /// Continuous seconds from the instant of the event: for drills and tests of a
+    /// deployment's clock, where a real limit would take days to run out.
+    Seconds,
+    /// Continuous minutes from the instant of the event (e.g. a call-back within 30 minutes).
+    Minutes,
     /// Continuous hours from the instant of the event, nights and holidays included.
     Hours,
     /// 日: days counted from the day after the event, ending at 24:00 China time.
@@ -188,6 +193,29 @@ impl Milestone {
 impl fmt::Display for Milestone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// A round of handling: the first, then the 复查 and the 复核 the petitioner may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Round {
+    Handling,
+    Review,
+    ReReview,
+}
+
+impl Unit {
+    /// `days` calendar days expressed in this unit: how an extension granted in days (信访工作条例
+    /// Art. 34 grants days) adds to a limit. Working days take the same count: a unit granted
+    /// ten days of more time gets ten of its own days, never fewer.
+    pub fn of_days(self, days: u32) -> u32 {
+        let per_day: u32 = match self {
+            Unit::Seconds => 86_400,
+            Unit::Minutes => 1_440,
+            Unit::Hours => 24,
+            Unit::CalendarDays | Unit::WorkingDays => 1,
+        };
+        days.saturating_mul(per_day)
     }
 }
 
@@ -381,6 +409,18 @@ impl Policy {
     pub fn milestone(&self, milestone: Milestone) -> Option<&MilestoneRule> {
         self.milestones.iter().find(|m| m.milestone == milestone)
     }
+
+    /// The milestone that ends a round of handling: its deadline is the one the handling unit
+    /// works against (办结, or 答复 where the policy has no 办结), and an extension (延期)
+    /// extends it.
+    pub fn final_milestone(&self, round: Round) -> Option<&MilestoneRule> {
+        let candidates: &[Milestone] = match round {
+            Round::Handling => &[Milestone::Resolution, Milestone::Reply],
+            Round::Review => &[Milestone::Review],
+            Round::ReReview => &[Milestone::ReReview],
+        };
+        candidates.iter().find_map(|&m| self.milestone(m))
+    }
 }
 
 impl Selector {
@@ -540,6 +580,34 @@ mod tests {
                 "{case:?}"
             );
         }
+    }
+
+    #[test]
+    fn each_round_ends_with_its_final_milestone() {
+        let config = SlaConfig::embedded();
+        let final_of = |policy: &str, round| {
+            config
+                .policy(policy)
+                .unwrap()
+                .final_milestone(round)
+                .map(|r| r.milestone)
+        };
+        assert_eq!(
+            final_of("xinfang-zhejiang", Round::Handling),
+            Some(Milestone::Resolution)
+        );
+        assert_eq!(
+            final_of("xinfang-zhejiang", Round::ReReview),
+            Some(Milestone::ReReview)
+        );
+        assert_eq!(
+            final_of("hotline-complaint-report", Round::Handling),
+            Some(Milestone::Reply)
+        );
+        assert_eq!(final_of("hotline-complaint-report", Round::Review), None);
+        assert_eq!(Unit::Hours.of_days(2), 48);
+        assert_eq!(Unit::WorkingDays.of_days(10), 10);
+        assert_eq!(Unit::Seconds.of_days(u32::MAX), u32::MAX);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //!
 //! | unit | starts | time counted |
 //! |---|---|---|
-//! | hours | at the event | all time |
+//! | seconds, minutes, hours | at the event | all time |
 //! | calendar days | 00:00 after the event's day (China time) | all time |
 //! | working days | 00:00 after the event's day (China time) | time on working days |
 //!
@@ -364,7 +364,7 @@ impl Days<'_> {
         let anchor = anchor.to_offset(CHINA_TIME);
         // 民法典 Art. 201: a period in days does not count the day of the event.
         let start = match limit.unit {
-            Unit::Hours => anchor,
+            Unit::Seconds | Unit::Minutes | Unit::Hours => anchor,
             Unit::CalendarDays | Unit::WorkingDays => next_midnight(anchor),
         };
         let budget = length(limit);
@@ -375,7 +375,7 @@ impl Days<'_> {
             Run::Reached { at, paused } => {
                 let due_at = match limit.unit {
                     Unit::CalendarDays => self.roll_to_working_day(at[1]),
-                    Unit::Hours | Unit::WorkingDays => at[1],
+                    Unit::Seconds | Unit::Minutes | Unit::Hours | Unit::WorkingDays => at[1],
                 };
                 let escalations = rule
                     .escalations
@@ -499,6 +499,8 @@ impl Days<'_> {
 /// A limit as a length of counted time.
 fn length(limit: Limit) -> Duration {
     let unit = match limit.unit {
+        Unit::Seconds => Duration::SECOND,
+        Unit::Minutes => Duration::MINUTE,
         Unit::Hours => Duration::HOUR,
         Unit::CalendarDays | Unit::WorkingDays => Duration::DAY,
     };

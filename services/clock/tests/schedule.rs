@@ -10,7 +10,7 @@ use minhu_clock::{
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use Unit::{CalendarDays, Hours, WorkingDays};
+use Unit::{CalendarDays, Hours, Minutes, Seconds, WorkingDays};
 
 fn limit(value: u32, unit: Unit) -> Limit {
     Limit { value, unit }
@@ -184,6 +184,20 @@ fn deadlines_without_pauses() {
             datetime!(2026-12-17 10:00 +8),
             datetime!(2027-01-02 00:00 +8),
             true,
+        ),
+        (
+            "minutes run continuously across midnight, like hours",
+            limit(30, Minutes),
+            datetime!(2026-02-16 23:50 +8),
+            datetime!(2026-02-17 00:20 +8),
+            false,
+        ),
+        (
+            "seconds keep the instant's sub-second part",
+            limit(90, Seconds),
+            datetime!(2026-10-01 08:00:00.250 +8),
+            datetime!(2026-10-01 08:01:30.250 +8),
+            false,
         ),
         (
             "hours never need the calendar",

@@ -55,6 +55,17 @@ pub fn case_event_kind(event: &case_event::Event) -> &'static str {
         Event::Closed(_) => "closed",
         Event::Evaluated(_) => "evaluated",
         Event::ReviewRequested(_) => "review_requested",
+        Event::DeadlineWarned(_) => "deadline_warned",
+        Event::DeadlineOverdue(_) => "deadline_overdue",
+        Event::Escalated(_) => "escalated",
+        Event::Paused(_) => "paused",
+        Event::Resumed(_) => "resumed",
+        Event::DeadlinesSet(_) => "deadlines_set",
+        Event::RepeatLinked(_) => "repeat_linked",
+        Event::MemberJoined(_) => "member_joined",
+        Event::HotspotRaised(_) => "hotspot_raised",
+        Event::MemberSplit(_) => "member_split",
+        Event::Split(_) => "split",
     }
 }
 
@@ -99,3 +110,31 @@ pub fn gateway_stats_key(instance: &str) -> String {
 
 /// Durable pull consumer of the triage role on the intake stream.
 pub const TRIAGE_CONSUMER: &str = "minhu-triage";
+
+/// Stream of the clock's timers: one JetStream message schedule (ADR-51) per case with a
+/// deadline still to watch, and the messages the server publishes when one falls due. Work-queue
+/// retention: a fired timer is gone once a clock instance has handled it.
+pub const TIMERS_STREAM: &str = "MINHU_TIMERS";
+pub const TIMERS_SUBJECTS: &str = "minhu.timer.>";
+
+/// `minhu.timer.set.<case_id>`: the schedule holding a case's next clock instant. One subject
+/// per case, so arming again replaces it and a purge of the subject disarms it.
+pub fn timer_subject(case_id: &str) -> String {
+    format!("minhu.timer.set.{case_id}")
+}
+
+/// `minhu.timer.fired.<case_id>`: where the server publishes a case's timer when it falls due.
+pub fn timer_fired_subject(case_id: &str) -> String {
+    format!("minhu.timer.fired.{case_id}")
+}
+
+/// Every fired timer: the filter of [`CLOCK_TIMER_CONSUMER`].
+pub const TIMER_FIRED_FILTER: &str = "minhu.timer.fired.>";
+
+/// Durable pull consumer on the fired timers, shared by every clock instance: each firing is
+/// handled by one of them.
+pub const CLOCK_TIMER_CONSUMER: &str = "minhu-clock-timers";
+
+/// Durable pull consumer of the clock on the case events: each event makes the clock recompute
+/// the case's deadlines and re-arm its timer.
+pub const CLOCK_EVENTS_CONSUMER: &str = "minhu-clock-cases";

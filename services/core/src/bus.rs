@@ -1,8 +1,10 @@
 //! Connecting to NATS and provisioning the bus layout named in [`minhu_contracts::bus`].
 //!
-//! Every stream keeps its messages forever and refuses deletes and purges: the intake stream is
-//! the permanent archive and idempotency index, the event and dispatch streams are the record of
-//! what minhu decided. Retention is an operator's decision, made on the server, not here.
+//! Every record stream keeps its messages forever and refuses deletes and purges: the intake
+//! stream is the permanent archive and idempotency index, the event and dispatch streams are the
+//! record of what minhu decided. Retention is an operator's decision, made on the server, not
+//! here. The timers stream is working state, not a record: it holds the clock's message
+//! schedules (nats-server 2.12 and later) and forgets each fired timer once it is handled.
 
 use std::time::Duration;
 
@@ -90,6 +92,7 @@ pub struct Bus {
     pub intake: stream::Stream,
     pub case_events: stream::Stream,
     pub dispatch: stream::Stream,
+    pub timers: stream::Stream,
     pub cases: kv::Store,
     pub dedup: kv::Store,
     pub ops: kv::Store,
@@ -148,6 +151,22 @@ impl Bus {
             "minhu: cases dispatched to handling units",
         ))
         .await?;
+        let timers = ensure_stream(stream::Config {
+            name: bus::TIMERS_STREAM.to_owned(),
+            description: Some(
+                "minhu clock: one message schedule per case with a deadline to watch, and the fired timers"
+                    .to_owned(),
+            ),
+            subjects: vec![bus::TIMERS_SUBJECTS.to_owned()],
+            // A fired timer is removed once a clock instance acknowledges it; the schedules
+            // themselves match no consumer and stay until they fire or are replaced or purged.
+            retention: stream::RetentionPolicy::WorkQueue,
+            storage: stream::StorageType::File,
+            num_replicas: replicas,
+            allow_message_schedules: true,
+            ..Default::default()
+        })
+        .await?;
         let bucket = |name: &'static str, description: &str, history: i64| kv::Config {
             bucket: name.to_owned(),
             description: description.to_owned(),
@@ -203,6 +222,7 @@ impl Bus {
             intake,
             case_events,
             dispatch,
+            timers,
             cases,
             dedup,
             ops,

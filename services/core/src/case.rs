@@ -13,11 +13,15 @@ use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use minhu_contracts::bus;
 use minhu_contracts::v1::{
-    CaseEvent, CaseStage, CaseStatus, CaseView, HistoryEntry, Rating, case_event,
+    CaseEvent, CaseStage, CaseStatus, CaseView, ClusterMember, HistoryEntry, Rating, case_event,
 };
+use minhu_contracts::v1::{ClockState, MilestoneState, PauseRecord};
 use prost::Message;
+use time::OffsetDateTime;
+use time::macros::format_description;
 
 use crate::bus::Bus;
+use crate::domain::CHINA_TIME;
 
 const EXPECTED_SUBJECT_FILTER: &str = "Nats-Expected-Last-Subject-Sequence-Subject";
 
@@ -32,7 +36,16 @@ pub fn apply(view: &mut CaseView, event: &CaseEvent) {
         Event::Triaged(t) => {
             view.classification = t.classification.clone();
             view.route = t.route.clone();
-            if t.duplicate_of.is_empty() {
+            view.dedup = t.dedup.clone();
+            view.repeat_of_closed = t.repeat_of_closed.clone();
+            if !t.cluster_lead.is_empty() {
+                view.cluster_lead = t.cluster_lead.clone();
+                view.status = CaseStatus::Merged as i32;
+                Some(history(
+                    CaseStatus::Merged,
+                    format!("与 {} 为同一诉求，并单办理", t.cluster_lead),
+                ))
+            } else if t.duplicate_of.is_empty() {
                 None
             } else {
                 view.duplicate_of = t.duplicate_of.clone();
@@ -161,9 +174,214 @@ pub fn apply(view: &mut CaseView, event: &CaseEvent) {
                 format!("申请{what}，交{}办理", lead_name(view)),
             ))
         }
+        Event::DeadlinesSet(d) => {
+            view.policy_id = d.policy_id.clone();
+            view.deadlines = d.deadlines.clone();
+            view.calendar_gap = d.calendar_gap;
+            view.clock.get_or_insert_default().handling_due_at = d.handling_due_at;
+            None
+        }
+        Event::DeadlineWarned(w) => {
+            milestone_state(view, &w.milestone).warned_limit = w.limit;
+            Some(history(
+                CaseStatus::try_from(view.status).unwrap_or_default(),
+                format!(
+                    "{}时限将于{}届满（预警）",
+                    milestone_label(&w.milestone),
+                    china_due(w.due_at)
+                ),
+            ))
+        }
+        Event::DeadlineOverdue(o) => {
+            milestone_state(view, &o.milestone).overdue_limit = o.limit;
+            Some(history(
+                CaseStatus::try_from(view.status).unwrap_or_default(),
+                format!(
+                    "{}已超期（时限{}）",
+                    milestone_label(&o.milestone),
+                    china_due(o.due_at)
+                ),
+            ))
+        }
+        Event::Escalated(e) => {
+            let state = milestone_state(view, &e.milestone);
+            state.escalated_limit = e.limit;
+            state.escalation_level = e.level;
+            Some(history(
+                CaseStatus::try_from(view.status).unwrap_or_default(),
+                format!(
+                    "{}超期，已提请上级督办（第{}级）",
+                    milestone_label(&e.milestone),
+                    e.level
+                ),
+            ))
+        }
+        Event::Paused(p) => {
+            view.paused = true;
+            view.pauses.push(PauseRecord {
+                paused_at: at,
+                reason: p.reason.clone(),
+                paused_by: p.actor.clone(),
+                ..Default::default()
+            });
+            Some(history(
+                CaseStatus::try_from(view.status).unwrap_or_default(),
+                format!("暂停计时：{}", p.reason),
+            ))
+        }
+        Event::Resumed(r) => {
+            view.paused = false;
+            if let Some(pause) = view.pauses.last_mut().filter(|p| p.resumed_at.is_none()) {
+                pause.resumed_at = at;
+                pause.resume_reason = r.reason.clone();
+                pause.resumed_by = r.actor.clone();
+                let seconds = |t: Option<prost_types::Timestamp>| t.map_or(0, |t| t.seconds);
+                view.paused_seconds += (seconds(at) - seconds(pause.paused_at)).max(0);
+            }
+            Some(history(
+                CaseStatus::try_from(view.status).unwrap_or_default(),
+                format!("恢复计时：{}", r.reason),
+            ))
+        }
+        Event::RepeatLinked(r) => {
+            view.repeat_count += 1;
+            view.duplicates.push(r.repeat_case_id.clone());
+            Some(history(
+                CaseStatus::try_from(view.status).unwrap_or_default(),
+                "收到同一事项的重复反映，已并入本件".into(),
+            ))
+        }
+        // Other petitioners' petitions stay out of this petitioner's history.
+        Event::MemberJoined(m) => {
+            view.cluster_members.push(ClusterMember {
+                case_id: m.member_case_id.clone(),
+                petitioner_digest: m.petitioner_digest.clone(),
+                accepted_at: m.member_accepted_at,
+            });
+            None
+        }
+        Event::HotspotRaised(_) => {
+            view.hotspot_raised_at = at;
+            None
+        }
+        Event::MemberSplit(m) => {
+            view.cluster_members
+                .retain(|c| c.case_id != m.member_case_id);
+            None
+        }
+        Event::Split(_) => {
+            view.cluster_lead.clear();
+            view.status = CaseStatus::Dispatched as i32;
+            view.stage = CaseStage::Handling as i32;
+            view.dispatched_at = at;
+            Some(history(
+                CaseStatus::Dispatched,
+                format!("经中心审核单独办理，交办{}", lead_name(view)),
+            ))
+        }
     };
+    track_milestones(view, kind, at);
     if let Some(entry) = entry {
         view.history.push(entry);
+    }
+}
+
+/// Records on the clock's state what an event means for the milestones: which it meets (the
+/// first time only) and which anchors it sets. Independent of the policy, so the clock can
+/// compute a case's deadlines from its view whichever policy applies.
+fn track_milestones(
+    view: &mut CaseView,
+    event: &case_event::Event,
+    at: Option<prost_types::Timestamp>,
+) {
+    use case_event::Event;
+    let met: &[&str] = match event {
+        // 签收 is the handling organ's 受理: the acceptance notice is due by then.
+        Event::SignedFor(_) => {
+            let clock = view.clock.get_or_insert_default();
+            if clock.accepted_at.is_none() {
+                clock.accepted_at = at;
+            }
+            &["sign_for", "acceptance_notice"]
+        }
+        Event::Replied(_) => &["reply", "first_contact"],
+        Event::Closed(_) => match CaseStage::try_from(view.stage).unwrap_or_default() {
+            CaseStage::Review => &["review"],
+            CaseStage::ReReview => &["re_review"],
+            _ => &["resolution"],
+        },
+        Event::ReviewRequested(r) => {
+            let clock = view.clock.get_or_insert_default();
+            if r.stage == CaseStage::ReReview as i32 {
+                clock.re_review_requested_at = at;
+            } else {
+                clock.review_requested_at = at;
+            }
+            &[]
+        }
+        _ => &[],
+    };
+    for milestone in met {
+        let state = milestone_state(view, milestone);
+        if state.met_at.is_none() {
+            state.met_at = at;
+        }
+    }
+}
+
+/// The clock's state of `milestone`, added on first mention.
+fn milestone_state<'a>(view: &'a mut CaseView, milestone: &str) -> &'a mut MilestoneState {
+    let clock: &mut ClockState = view.clock.get_or_insert_default();
+    let index = match clock
+        .milestones
+        .iter()
+        .position(|m| m.milestone == milestone)
+    {
+        Some(index) => index,
+        None => {
+            clock.milestones.push(MilestoneState {
+                milestone: milestone.to_owned(),
+                ..Default::default()
+            });
+            clock.milestones.len() - 1
+        }
+    };
+    &mut clock.milestones[index]
+}
+
+/// A milestone as the history names it.
+fn milestone_label(milestone: &str) -> &str {
+    match milestone {
+        "sign_for" => "签收",
+        "first_contact" => "首次联系",
+        "acceptance_notice" => "受理告知",
+        "objection_window" => "异议",
+        "reply" => "答复",
+        "resolution" => "办结",
+        "review" => "复查",
+        "re_review" => "复核",
+        other => other,
+    }
+}
+
+/// A deadline as people read it, China time; one at midnight is 24:00 of the day before
+/// (民法典 Art. 201: a period ends at 24:00 of its last day).
+fn china_due(due: Option<prost_types::Timestamp>) -> String {
+    let Some(due) = due.and_then(|t| OffsetDateTime::from_unix_timestamp(t.seconds).ok()) else {
+        return String::new();
+    };
+    let local = due.to_offset(CHINA_TIME);
+    let minute = format_description!("[hour]:[minute]");
+    let day = format_description!("[year]-[month]-[day]");
+    if local.time() == time::Time::MIDNIGHT {
+        let before = local.date().previous_day().unwrap_or(local.date());
+        format!("{} 24:00", before.format(day).unwrap_or_default())
+    } else {
+        format!(
+            "{} {}",
+            local.date().format(day).unwrap_or_default(),
+            local.time().format(minute).unwrap_or_default()
+        )
     }
 }
 
@@ -455,6 +673,7 @@ mod tests {
                         milestone: "handling".into(),
                         due_at: Some(due),
                         basis: String::new(),
+                        ..Default::default()
                     }],
                     ..Default::default()
                 }),

@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 use crate::domain::{ChannelId, DivisionCode, UnitId};
+/// The SLA policy configuration `[clock.sla]` holds (minhu-clock's), for callers building
+/// settings in code.
+pub use minhu_clock::SlaConfig;
+use minhu_clock::{Calendar, ChannelType};
 
 /// The default configuration, compiled in so `minhu serve` runs from anywhere.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
@@ -31,6 +35,7 @@ pub struct Settings {
     pub nats: NatsSettings,
     pub gateway: GatewaySettings,
     pub triage: TriageSettings,
+    pub dedup: DedupSettings,
     pub ops: OpsSettings,
     pub centre: CentreSettings,
     pub identity: IdentitySettings,
@@ -38,6 +43,7 @@ pub struct Settings {
     pub deadlines: DeadlineSettings,
     pub taxonomy: TaxonomySettings,
     pub catalogue: CatalogueSettings,
+    pub clock: ClockSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,6 +91,19 @@ pub struct GatewaySettings {
 pub struct TriageSettings {
     pub ack_wait_secs: u64,
     pub max_deliver: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DedupSettings {
+    /// A petitioner's closed case is re-examined (复查/复核) rather than taken as a new matter
+    /// when the same matter comes back within this many days.
+    pub repeat_window_days: u32,
+    /// Petitions of different people are one matter (并单) only within this many days.
+    pub cluster_window_days: u32,
+    /// A cluster with this many distinct petitioners within the window is a hotspot.
+    pub hotspot_min_petitioners: usize,
+    pub hotspot_window_secs: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -194,6 +213,61 @@ pub struct DeadlineSettings {
     pub handling_days: u32,
 }
 
+/// The 接诉即办 clock: which SLA policies and which holiday calendar set the deadlines, and how
+/// the clock role takes its timers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSettings {
+    /// Channels whose cases run on the 12345 hotline's clock (渠道类型 hotline); every other
+    /// channel's cases are 信访.
+    pub hotline_channels: Vec<String>,
+    /// The SLA profiles to apply, replacing the policies' own `active` list (e.g.
+    /// `["xinfang-national", "hotline-12345"]` outside 浙江).
+    #[serde(default)]
+    pub active_profiles: Option<Vec<String>>,
+    /// SLA policies replacing the embedded ones (minhu-clock's policies.toml), as a table of the
+    /// same shape: `[clock.sla]` with `active` and `[[clock.sla.profiles]]`.
+    #[serde(default)]
+    pub sla: Option<SlaConfig>,
+    /// A holiday calendar file (the shape of minhu-clock's calendar.toml) replacing the embedded
+    /// 2024–2026 one, e.g. once next year's State Council notice is out.
+    #[serde(default)]
+    pub calendar_file: Option<PathBuf>,
+    /// A fired timer a clock instance has not finished within this time goes to another one.
+    pub ack_wait_secs: u64,
+}
+
+impl ClockSettings {
+    /// The SLA policies in force: the configured or embedded ones, with `active_profiles`.
+    pub fn sla_config(&self) -> SlaConfig {
+        let mut config = self.sla.clone().unwrap_or_else(SlaConfig::embedded);
+        if let Some(active) = &self.active_profiles {
+            config.active = active.clone();
+        }
+        config
+    }
+
+    /// The working-day calendar in force: the configured file, else the embedded one.
+    pub fn calendar(&self) -> Result<Calendar, String> {
+        let Some(path) = &self.calendar_file else {
+            return Ok(Calendar::embedded());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("clock.calendar_file {}: {e}", path.display()))?;
+        Calendar::from_toml(&text)
+            .map_err(|e| format!("clock.calendar_file {}: {e}", path.display()))
+    }
+
+    /// 渠道类型 of a channel's cases.
+    pub fn channel_type(&self, channel_id: &str) -> ChannelType {
+        if self.hotline_channels.iter().any(|c| c == channel_id) {
+            ChannelType::Hotline
+        } else {
+            ChannelType::Petition
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaxonomySettings {
@@ -270,11 +344,13 @@ impl Settings {
         if let Some(path) = file {
             figment = figment.merge(Toml::file_exact(path));
         }
-        // MINHU_CONFIG and MINHU_LOG_FORMAT are command-line settings, not configuration keys.
+        // MINHU_CONFIG, MINHU_LOG_FORMAT and the client tokens (MINHU_TOKEN, MINHU_OPS_TOKEN)
+        // are command-line settings, not configuration keys.
         figment = figment.merge(Env::prefixed("MINHU_").split("__").ignore(&[
             "config",
             "log_format",
             "token",
+            "ops_token",
         ]));
         let settings: Settings = figment.extract().map_err(Box::new)?;
         settings.validate()?;
@@ -456,6 +532,28 @@ impl Settings {
                 }
             }
         }
+        for channel in &self.clock.hotline_channels {
+            if !channel_ids.contains(channel.as_str()) {
+                problems.push(format!(
+                    "clock.hotline_channels: {channel:?} is not a configured channel"
+                ));
+            }
+        }
+        if let Err(minhu_clock::PolicyError::Invalid(policy_problems)) =
+            self.clock.sla_config().validate()
+        {
+            problems.extend(
+                policy_problems
+                    .into_iter()
+                    .map(|p| format!("clock.sla: {p}")),
+            );
+        }
+        if let Err(e) = self.clock.calendar() {
+            problems.push(e);
+        }
+        if self.clock.ack_wait_secs == 0 {
+            problems.push("clock.ack_wait_secs must be at least 1".into());
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -552,6 +650,27 @@ mod tests {
             Some(Sha256::digest(b"production-ops-token").into())
         );
         settings.validate().unwrap();
+    }
+
+    #[test]
+    fn the_clock_knows_hotline_channels_and_checks_its_policies() {
+        let mut settings = Settings::defaults();
+        assert_eq!(
+            settings.clock.channel_type("hotline-12345"),
+            ChannelType::Hotline
+        );
+        assert_eq!(
+            settings.clock.channel_type("web-portal"),
+            ChannelType::Petition
+        );
+        settings.clock.hotline_channels.push("fax".into());
+        settings.clock.active_profiles = Some(vec!["xinfang-national".into(), "nope".into()]);
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(err.contains("\"fax\" is not a configured channel"), "{err}");
+        assert!(
+            err.contains("clock.sla: active profile nope is not defined"),
+            "{err}"
+        );
     }
 
     #[test]

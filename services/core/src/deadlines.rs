@@ -24,6 +24,7 @@ pub fn initial(accepted_at: OffsetDateTime, settings: &DeadlineSettings) -> Vec<
                 "信访工作条例 第二十三条: 收到之日起{}日内书面告知是否受理",
                 settings.acceptance_notice_days
             ),
+            ..Default::default()
         },
         Deadline {
             milestone: "handling".into(),
@@ -35,6 +36,7 @@ pub fn initial(accepted_at: OffsetDateTime, settings: &DeadlineSettings) -> Vec<
                 "信访工作条例 第三十四条: {}日内办结",
                 settings.handling_days
             ),
+            ..Default::default()
         },
     ]
 }

@@ -29,6 +29,22 @@ pub const UNIT_OPEN: &str = "minhu_unit_open_cases";
 pub const UNIT_UNSIGNED: &str = "minhu_unit_unsigned_cases";
 pub const UNIT_OVERDUE: &str = "minhu_unit_overdue_cases";
 pub const UNIT_OLDEST_UNSIGNED_AGE: &str = "minhu_unit_oldest_unsigned_age_seconds";
+pub const DEADLINE_WARNINGS: &str = "minhu_deadline_warnings_total";
+pub const DEADLINE_OVERDUE: &str = "minhu_deadline_overdue_total";
+pub const DEADLINE_ESCALATIONS: &str = "minhu_deadline_escalations_total";
+pub const CLOCK_FIRE_LAG: &str = "minhu_clock_fire_lag_seconds";
+pub const UNIT_RESPONSE_RATIO: &str = "minhu_unit_response_ratio";
+pub const UNIT_ON_TIME_RATIO: &str = "minhu_unit_on_time_ratio";
+pub const UNIT_RESOLUTION_RATIO: &str = "minhu_unit_resolution_ratio";
+pub const UNIT_RETURN_RATIO: &str = "minhu_unit_return_ratio";
+pub const UNIT_SATISFACTION_RATIO: &str = "minhu_unit_satisfaction_ratio";
+pub const UNIT_OVERDUE_CASES_SEEN: &str = "minhu_unit_overdue_cases_seen";
+pub const CATEGORY_RESPONSE_RATIO: &str = "minhu_category_response_ratio";
+pub const CATEGORY_ON_TIME_RATIO: &str = "minhu_category_on_time_ratio";
+pub const CATEGORY_RESOLUTION_RATIO: &str = "minhu_category_resolution_ratio";
+pub const CATEGORY_RETURN_RATIO: &str = "minhu_category_return_ratio";
+pub const CATEGORY_SATISFACTION_RATIO: &str = "minhu_category_satisfaction_ratio";
+pub const CATEGORY_OVERDUE_CASES_SEEN: &str = "minhu_category_overdue_cases_seen";
 
 /// Registers the help text of every metric (call once per process, before serving /metrics).
 pub fn describe() {
@@ -96,6 +112,61 @@ pub fn describe() {
         metrics::Unit::Seconds,
         "Age of each unit's oldest unsigned case."
     );
+    describe_counter!(
+        DEADLINE_WARNINGS,
+        "Deadline warnings (预警) recorded by the clock, by milestone."
+    );
+    describe_counter!(
+        DEADLINE_OVERDUE,
+        "Milestones recorded overdue (超期) by the clock, by milestone."
+    );
+    describe_counter!(
+        DEADLINE_ESCALATIONS,
+        "Escalations (督办) of overdue milestones recorded by the clock, by level."
+    );
+    describe_histogram!(
+        CLOCK_FIRE_LAG,
+        metrics::Unit::Seconds,
+        "Time from a case timer's instant until a clock instance takes it up."
+    );
+    let per_unit = [
+        (
+            UNIT_RESPONSE_RATIO,
+            "响应率: cases signed for / assigned, per lead unit.",
+        ),
+        (
+            UNIT_ON_TIME_RATIO,
+            "按时办结率: cases closed with no deadline missed / closed, per lead unit.",
+        ),
+        (
+            UNIT_RESOLUTION_RATIO,
+            "解决率: closed cases not taken to 复查/复核 / closed, per lead unit.",
+        ),
+        (
+            UNIT_RETURN_RATIO,
+            "退单率: cases returned / assigned, per lead unit.",
+        ),
+        (
+            UNIT_SATISFACTION_RATIO,
+            "满意率: ratings 满意 or 基本满意 / ratings, per lead unit.",
+        ),
+        (
+            UNIT_OVERDUE_CASES_SEEN,
+            "Cases that went past a deadline while the unit led them (once per case and round).",
+        ),
+        (CATEGORY_RESPONSE_RATIO, "响应率 per category."),
+        (CATEGORY_ON_TIME_RATIO, "按时办结率 per category."),
+        (CATEGORY_RESOLUTION_RATIO, "解决率 per category."),
+        (CATEGORY_RETURN_RATIO, "退单率 per category."),
+        (CATEGORY_SATISFACTION_RATIO, "满意率 per category."),
+        (
+            CATEGORY_OVERDUE_CASES_SEEN,
+            "Cases of the category that went past a deadline (once per case and round).",
+        ),
+    ];
+    for (name, help) in per_unit {
+        describe_gauge!(name, help);
+    }
 }
 
 pub fn intake_request(channel: &str, outcome: &'static str, elapsed: Duration) {
@@ -141,6 +212,74 @@ pub fn consumer_state(
     gauge!(CONSUMER_ACK_PENDING, &[label()]).set(ack_pending as f64);
     gauge!(CONSUMER_REDELIVERED, &[label()]).set(redelivered as f64);
     gauge!(CONSUMER_OLDEST_AGE, &[label()]).set(oldest_age);
+}
+
+pub fn deadline_warned(milestone: &str) {
+    counter!(DEADLINE_WARNINGS, "milestone" => milestone.to_owned()).increment(1);
+}
+
+pub fn deadline_overdue(milestone: &str) {
+    counter!(DEADLINE_OVERDUE, "milestone" => milestone.to_owned()).increment(1);
+}
+
+pub fn deadline_escalated(level: u32) {
+    counter!(DEADLINE_ESCALATIONS, "level" => level.to_string()).increment(1);
+}
+
+pub fn clock_fire_lag(lag: Duration) {
+    histogram!(CLOCK_FIRE_LAG).record(lag.as_secs_f64());
+}
+
+/// The performance figures of one unit or category as ratios; `None` where the denominator
+/// is still 0 (the gauge is then not set, rather than set to a misleading 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PerformanceRatios {
+    pub response: Option<f64>,
+    pub on_time: Option<f64>,
+    pub resolution: Option<f64>,
+    pub returned: Option<f64>,
+    pub satisfaction: Option<f64>,
+    pub overdue_cases: u64,
+}
+
+pub fn unit_performance(unit: &str, figures: &PerformanceRatios) {
+    let names = [
+        UNIT_RESPONSE_RATIO,
+        UNIT_ON_TIME_RATIO,
+        UNIT_RESOLUTION_RATIO,
+        UNIT_RETURN_RATIO,
+        UNIT_SATISFACTION_RATIO,
+        UNIT_OVERDUE_CASES_SEEN,
+    ];
+    performance(&names, "unit", unit, figures);
+}
+
+pub fn category_performance(category: &str, figures: &PerformanceRatios) {
+    let names = [
+        CATEGORY_RESPONSE_RATIO,
+        CATEGORY_ON_TIME_RATIO,
+        CATEGORY_RESOLUTION_RATIO,
+        CATEGORY_RETURN_RATIO,
+        CATEGORY_SATISFACTION_RATIO,
+        CATEGORY_OVERDUE_CASES_SEEN,
+    ];
+    performance(&names, "category", category, figures);
+}
+
+fn performance(names: &[&'static str; 6], label: &'static str, key: &str, f: &PerformanceRatios) {
+    let ratios = [
+        f.response,
+        f.on_time,
+        f.resolution,
+        f.returned,
+        f.satisfaction,
+    ];
+    for (name, ratio) in names.iter().zip(ratios) {
+        if let Some(ratio) = ratio {
+            gauge!(*name, label => key.to_owned()).set(ratio);
+        }
+    }
+    gauge!(names[5], label => key.to_owned()).set(f.overdue_cases as f64);
 }
 
 pub fn unit_state(unit: &str, open: u64, unsigned: u64, overdue: u64, oldest_unsigned_age: f64) {

@@ -25,7 +25,7 @@ impl PetitionerKey {
         PetitionerKey(Some(crate::sketch::digest(keyed_hash.as_bytes())))
     }
 
-    pub(crate) fn digest(&self) -> Option<u64> {
+    pub fn digest(&self) -> Option<u64> {
         self.0
     }
 

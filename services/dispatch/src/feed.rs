@@ -116,7 +116,24 @@ pub fn deliveries(
         Event::Returned(e) => update(&e.unit_id),
         Event::Replied(e) => update(&e.unit_id),
         Event::Closed(e) => update(&e.unit_id),
-        Event::Evaluated(_) => update(&lead_now),
+        // The clock's events go to the unit they concern (the lead at that moment); an
+        // escalation (督办) also to the supervising unit it goes up to.
+        Event::DeadlineWarned(w) => update(&w.unit_id),
+        Event::DeadlineOverdue(o) => update(&o.unit_id),
+        Event::Escalated(e) => {
+            let mut out = update(&e.unit_id);
+            if !e.to_unit_id.is_empty() && e.to_unit_id != e.unit_id {
+                out.push((e.to_unit_id.clone(), Delivery::Update));
+            }
+            out
+        }
+        Event::DeadlinesSet(_) | Event::Paused(_) | Event::Resumed(_) => update(&lead_now),
+        Event::Evaluated(_)
+        | Event::RepeatLinked(_)
+        | Event::MemberJoined(_)
+        | Event::HotspotRaised(_)
+        | Event::MemberSplit(_) => update(&lead_now),
+        Event::Split(_) => view.route.as_ref().map(&assigned).unwrap_or_default(),
     }
 }
 
@@ -317,6 +334,7 @@ fn assignment(view: &CaseView, lead: bool) -> DispatchedCase {
         petitioner_identified: view.petitioner_identified,
         identity_confidential: view.identity_confidential,
         lead,
+        repeat_of_closed: view.repeat_of_closed.clone(),
     }
 }
 
@@ -398,6 +416,47 @@ mod tests {
         assert_eq!(
             deliveries(&signed, 3, &view("town", &[]), None),
             [("town".into(), Delivery::Update)]
+        );
+    }
+
+    #[test]
+    fn clock_events_reach_the_lead_and_an_escalation_its_supervisor() {
+        let escalated = case_event::Event::Escalated(minhu_contracts::v1::Escalated {
+            milestone: "resolution".into(),
+            unit_id: "town".into(),
+            to_unit_id: "county".into(),
+            level: 1,
+            ..Default::default()
+        });
+        assert_eq!(
+            deliveries(&escalated, 5, &view("town", &[]), Some("county")),
+            [
+                ("town".into(), Delivery::Update),
+                ("county".into(), Delivery::Update)
+            ]
+        );
+        // To the centre (no supervisor): only the lead's feed.
+        let to_centre = case_event::Event::Escalated(minhu_contracts::v1::Escalated {
+            unit_id: "city".into(),
+            ..Default::default()
+        });
+        assert_eq!(
+            deliveries(&to_centre, 5, &view("city", &[]), None),
+            [("city".into(), Delivery::Update)]
+        );
+        // A warning names the lead it warned, even after the case moved on.
+        let warned = case_event::Event::DeadlineWarned(minhu_contracts::v1::DeadlineWarned {
+            unit_id: "town".into(),
+            ..Default::default()
+        });
+        assert_eq!(
+            deliveries(&warned, 4, &view("bureau", &[]), None),
+            [("town".into(), Delivery::Update)]
+        );
+        let paused = case_event::Event::Paused(minhu_contracts::v1::Paused::default());
+        assert_eq!(
+            deliveries(&paused, 4, &view("bureau", &[]), None),
+            [("bureau".into(), Delivery::Update)]
         );
     }
 }

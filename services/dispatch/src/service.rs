@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures::{Stream, StreamExt};
-use minhu_clock::Calendar;
+use minhu_clock::{Calendar, SlaConfig};
 use minhu_contracts::bus;
 use minhu_contracts::v1::case_service_server::{CaseService, CaseServiceServer};
 use minhu_contracts::v1::{
@@ -17,6 +17,7 @@ use minhu_contracts::v1::{
     ReassignRequest, ReplyRequest, ReturnReason, ReturnRequest, ReviewRequest, SubscribeRequest,
     UnitEvent, UnitEventDelivery,
 };
+use minhu_contracts::v1::{PauseRequest, ResumeRequest};
 use minhu_core::bus::Bus;
 use minhu_core::case::{CaseStore, StoreError};
 use minhu_core::config::Settings;
@@ -53,6 +54,7 @@ pub struct CaseApi {
     identity: Identity,
     tracking_prefix: String,
     calendar: Arc<Calendar>,
+    sla: Arc<SlaConfig>,
     objection_working_days: u32,
     review_window_days: u32,
 }
@@ -93,6 +95,7 @@ impl CaseApi {
             identity: Identity::from_settings(&settings.identity),
             tracking_prefix: settings.identity.tracking_prefix.clone(),
             calendar,
+            sla: Arc::new(settings.clock.sla_config()),
             objection_working_days: settings.centre.objection_working_days,
             review_window_days: settings.centre.review_window_days,
         }
@@ -122,6 +125,16 @@ impl CaseApi {
             .identify(Self::token(request.metadata())?)
             .map(|_| ())
             .ok_or_else(|| Status::unauthenticated("not the centre token"))
+    }
+
+    /// The centre, or else a unit, by its token.
+    fn unit_or_centre<T>(&self, request: &Request<T>) -> Result<Actor, Status> {
+        if self.centre(request).is_ok() {
+            return Ok(Actor::Centre);
+        }
+        self.unit(request)
+            .map(Actor::Unit)
+            .map_err(|_| Status::unauthenticated("not a unit or centre token"))
     }
 
     /// A petitioner acts through a channel, proving the case with its query code.
@@ -176,6 +189,7 @@ impl CaseApi {
             review_window_days: self.review_window_days,
             supervisor_of: &supervisor_of,
             unit_name: &unit_name,
+            sla: &self.sla,
         };
         for _ in 0..ATTEMPTS {
             let current = self.load(case_id).await?;
@@ -389,6 +403,22 @@ impl CaseService for CaseApi {
         )
         .await
         .map(Response::new)
+    }
+
+    async fn pause(&self, request: Request<PauseRequest>) -> Result<Response<CaseView>, Status> {
+        let actor = self.unit_or_centre(&request)?;
+        let r = request.into_inner();
+        self.act(&r.case_id, actor, Command::Pause { reason: r.reason })
+            .await
+            .map(Response::new)
+    }
+
+    async fn resume(&self, request: Request<ResumeRequest>) -> Result<Response<CaseView>, Status> {
+        let actor = self.unit_or_centre(&request)?;
+        let r = request.into_inner();
+        self.act(&r.case_id, actor, Command::Resume { reason: r.reason })
+            .await
+            .map(Response::new)
     }
 
     type SubscribeStream = SubscribeStream;

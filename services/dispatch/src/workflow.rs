@@ -11,11 +11,13 @@
 //!   ask within the review window for 复查, then 复核, each going one level up.
 
 use minhu_clock::Calendar;
+use minhu_clock::{Round, SlaConfig};
 use minhu_contracts::v1::{
     CaseStage, CaseStatus, CaseView, Closed, Designated, Evaluated, ExtensionDecided,
     ExtensionRequested, Rating, Reassigned, Replied, ReturnReason, Returned, ReviewRequested,
     RouteDecision, SignedFor, case_event::Event,
 };
+use minhu_contracts::v1::{Paused, Resumed};
 use time::{Duration, OffsetDateTime, Time};
 
 /// Who is acting.
@@ -74,6 +76,12 @@ pub enum Command {
     RequestReview {
         reason: String,
     },
+    Pause {
+        reason: String,
+    },
+    Resume {
+        reason: String,
+    },
 }
 
 /// Why an action was refused, mapped to gRPC by the service.
@@ -99,6 +107,8 @@ pub struct Rules<'a> {
     pub supervisor_of: &'a (dyn Fn(&str) -> Option<String> + Sync),
     /// Unit id → its name, if the unit exists.
     pub unit_name: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// The SLA policies: an extension must be one the case's policy allows.
+    pub sla: &'a SlaConfig,
 }
 
 /// Decides `command` by `actor` on `view` at `now`: the event to record, or why not.
@@ -124,8 +134,17 @@ pub fn decide(
     };
     let open = !matches!(
         status,
-        CaseStatus::Closed | CaseStatus::Duplicate | CaseStatus::Received
+        CaseStatus::Closed | CaseStatus::Duplicate | CaseStatus::Received | CaseStatus::Merged
     );
+    let as_lead_or_centre = || match actor {
+        Actor::Centre => Ok(actor.label()),
+        _ => as_lead().map(|_| actor.label()),
+    };
+    if view.paused && matches!(command, Command::Reply { .. } | Command::Close { .. }) {
+        return Err(Refusal::WrongState(
+            "the case clock is paused (暂停计时): resume it first".into(),
+        ));
+    }
     match command {
         Command::SignFor => {
             let unit = as_lead()?;
@@ -209,6 +228,7 @@ pub fn decide(
                     "cannot ask for an extension: a case is extended once".into(),
                 ));
             }
+            extension_allowed(view, days, rules.sla)?;
             Ok(Event::ExtensionRequested(ExtensionRequested {
                 unit_id: unit,
                 days,
@@ -372,7 +392,69 @@ pub fn decide(
                 stage: stage as i32,
             }))
         }
+        Command::Pause { reason } => {
+            let by = as_lead_or_centre()?;
+            if reason.trim().is_empty() {
+                return Err(Refusal::Invalid(
+                    "a pause needs a reason (e.g. 等待信访人补充材料)".into(),
+                ));
+            }
+            if !open {
+                return Err(Refusal::WrongState(format!("cannot pause: {}", state())));
+            }
+            if view.paused {
+                return Err(Refusal::WrongState(
+                    "cannot pause: the case clock is already paused".into(),
+                ));
+            }
+            Ok(Event::Paused(Paused { reason, actor: by }))
+        }
+        Command::Resume { reason } => {
+            let by = as_lead_or_centre()?;
+            if reason.trim().is_empty() {
+                return Err(Refusal::Invalid("resuming needs a reason".into()));
+            }
+            if !view.paused {
+                return Err(Refusal::WrongState(
+                    "cannot resume: the case clock is not paused".into(),
+                ));
+            }
+            Ok(Event::Resumed(Resumed { reason, actor: by }))
+        }
     }
+}
+
+/// Whether the case's SLA policy lets the handling deadline of the current round be extended by
+/// `days`. A case the clock has not given a policy yet (no clock role runs) is judged by the
+/// workflow's own limit alone.
+fn extension_allowed(view: &CaseView, days: u32, sla: &SlaConfig) -> Result<(), Refusal> {
+    let Some(policy) = sla.policy(&view.policy_id) else {
+        return Ok(());
+    };
+    let round = match CaseStage::try_from(view.stage).unwrap_or_default() {
+        CaseStage::Review => Round::Review,
+        CaseStage::ReReview => Round::ReReview,
+        _ => Round::Handling,
+    };
+    let rule = policy.final_milestone(round).ok_or_else(|| {
+        Refusal::WrongState(format!(
+            "cannot ask for an extension: policy {} sets no handling deadline here",
+            policy.id
+        ))
+    })?;
+    let Some(allowed) = rule.extension else {
+        return Err(Refusal::WrongState(format!(
+            "cannot ask for an extension: policy {} allows no extension of {}",
+            policy.id, rule.milestone
+        )));
+    };
+    if rule.limit.unit.of_days(days) > allowed.max_total {
+        return Err(Refusal::Invalid(format!(
+            "policy {} allows at most {} more {:?} for {}",
+            policy.id, allowed.max_total, rule.limit.unit, rule.milestone
+        )));
+    }
+    Ok(())
 }
 
 fn status_name(status: CaseStatus) -> &'static str {
@@ -386,6 +468,7 @@ fn status_name(status: CaseStatus) -> &'static str {
         CaseStatus::Returned => "returned, waiting for the centre",
         CaseStatus::Replied => "replied",
         CaseStatus::Closed => "closed",
+        CaseStatus::Merged => "merged into another case (并单)",
     }
 }
 
@@ -454,12 +537,14 @@ mod tests {
                 .contains(&u)
                 .then(|| format!("{u} name"))
         };
+        let sla = SlaConfig::embedded();
         let rules = Rules {
             calendar: &calendar,
             objection_working_days: 5,
             review_window_days: 30,
             supervisor_of: &supervisor,
             unit_name: &name,
+            sla: &sla,
         };
         decide(view, &actor, command, now, &rules)
     }
@@ -667,5 +752,83 @@ mod tests {
             Ok(Event::Designated(d)) => assert_eq!(d.unit_id, "town"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_lead_unit_or_the_centre_pauses_and_resumes_with_a_reason() {
+        let now = datetime!(2026-11-28 09:00 +8);
+        let pause = |reason: &str| Command::Pause {
+            reason: reason.into(),
+        };
+        let view = case(CaseStatus::SignedFor);
+        match decide_at(&view, unit("town"), pause("等待信访人补充材料"), now) {
+            Ok(Event::Paused(p)) => {
+                assert_eq!(p.actor, "unit:town");
+                assert_eq!(p.reason, "等待信访人补充材料");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            decide_at(&view, Actor::Centre, pause("听证"), now),
+            Ok(Event::Paused(p)) if p.actor == "centre"
+        ));
+        assert!(matches!(
+            decide_at(&view, unit("bureau"), pause("x"), now),
+            Err(Refusal::NotAllowed(_))
+        ));
+        assert!(matches!(
+            decide_at(&view, unit("town"), pause(" "), now),
+            Err(Refusal::Invalid(_))
+        ));
+        assert!(matches!(
+            decide_at(&case(CaseStatus::Closed), Actor::Centre, pause("x"), now),
+            Err(Refusal::WrongState(_))
+        ));
+        let resume = || Command::Resume {
+            reason: "材料已补齐".into(),
+        };
+        assert!(matches!(
+            decide_at(&view, unit("town"), resume(), now),
+            Err(Refusal::WrongState(m)) if m.contains("not paused")
+        ));
+
+        let mut paused = view.clone();
+        paused.paused = true;
+        assert!(matches!(
+            decide_at(&paused, unit("town"), pause("again"), now),
+            Err(Refusal::WrongState(m)) if m.contains("already paused")
+        ));
+        let reply = Command::Reply {
+            reply: "已处理".into(),
+        };
+        assert!(matches!(
+            decide_at(&paused, unit("town"), reply, now),
+            Err(Refusal::WrongState(m)) if m.contains("resume it first")
+        ));
+        assert!(matches!(
+            decide_at(&paused, Actor::Centre, resume(), now),
+            Ok(Event::Resumed(r)) if r.actor == "centre"
+        ));
+    }
+
+    #[test]
+    fn an_extension_must_be_one_the_case_policy_allows() {
+        let now = datetime!(2026-11-28 09:00 +8);
+        let ask = |days| Command::RequestExtension {
+            days,
+            reason: "需多部门会商".into(),
+        };
+        let mut hotline = case(CaseStatus::SignedFor);
+        hotline.policy_id = "hotline-complaint-report".into();
+        let refusal = decide_at(&hotline, unit("town"), ask(10), now).unwrap_err();
+        assert!(
+            refusal.to_string().contains("allows no extension"),
+            "{refusal}"
+        );
+        let mut petition = case(CaseStatus::SignedFor);
+        petition.policy_id = "xinfang-zhejiang".into();
+        assert!(decide_at(&petition, unit("town"), ask(30), now).is_ok());
+        // Without a policy (no clock role), the workflow's own 1–30 days apply.
+        assert!(decide_at(&case(CaseStatus::SignedFor), unit("town"), ask(30), now).is_ok());
     }
 }

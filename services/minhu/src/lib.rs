@@ -6,6 +6,7 @@
 //! - [`managed_nats`]: the local nats-server `minhu serve` starts when no NATS URL is given.
 //! - [`client`]: the small gRPC client behind `minhu submit` and `minhu track`.
 //! - [`telemetry`]: structured logs, set up once.
+//! - [`top`]: `minhu top`, the live terminal view of the queue health.
 
 pub mod app;
 pub mod bench;
@@ -13,6 +14,7 @@ pub mod client;
 pub mod managed_nats;
 pub mod roles;
 pub mod telemetry;
+pub mod top;
 
 pub use app::App;
 pub use roles::Role;

@@ -4,10 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use minhu::bench::{E2eBench, IdempotencyBench, IntakeBench};
+use minhu::bench::ClockBench;
+use minhu::bench::{E2eBench, IdempotencyBench, IntakeBench, OpsBench};
 use minhu::client::{IntakeClient, PetitionArgs};
 use minhu::managed_nats::ManagedNats;
 use minhu::roles::{Role, parse_roles};
+use minhu::top::Top;
 use minhu::{App, telemetry};
 use minhu_contracts::v1::CaseStatus;
 use minhu_core::config::{DEFAULT_TOML, Settings};
@@ -78,6 +80,30 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Evaluations that print quality figures.
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
+    /// Live queue health for ops on a shell: intake rate, streams, consumer lag, channels and
+    /// the units with the most overdue and unsigned cases, redrawn every second.
+    Top {
+        /// The gRPC address of a process running the ops role.
+        #[arg(long, default_value = "http://127.0.0.1:50051")]
+        addr: String,
+        /// Ops token (OpsService credential).
+        #[arg(long, env = "MINHU_OPS_TOKEN", default_value = "demo-ops-token")]
+        token: String,
+        /// Units to list (default: as many as the terminal has room for).
+        #[arg(long)]
+        units: Option<u32>,
+        /// Milliseconds between refreshes.
+        #[arg(long, default_value_t = 1000)]
+        interval_ms: u64,
+        /// Print one frame (two samples one interval apart, for the rate) and exit.
+        #[arg(long)]
+        once: bool,
+    },
     /// Track a case by tracking number and query code.
     Track {
         #[arg(long, default_value = "http://127.0.0.1:50051")]
@@ -90,7 +116,40 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum EvalCommand {
+    /// The duplicate detector the triage role uses. With --data: exact duplicates in the file
+    /// and edited copies of its messages as positives, pairs of different messages as
+    /// negatives; with --pairs: labelled pairs `{"a":{..},"b":{..},"same":bool}`. Ends with
+    /// `precision=0.xxxx recall=0.xxxx pairs=N`.
+    Dedup {
+        #[arg(long, conflicts_with = "pairs", required_unless_present = "pairs")]
+        data: Option<PathBuf>,
+        #[arg(long)]
+        pairs: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum BenchCommand {
+    /// Indexes 10k, 100k and 1M documents (the file's messages with edits, repeated to size)
+    /// and times lookups. Ends with `p99_us_10k=N p99_us_1m=N bytes_per_doc=N`.
+    Dedup {
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// QueueHealth with thousands of units and open cases replayed into a real ops role.
+    /// Ends with `queue_health_p50_ms=N p99_ms=N units=N open_cases=N`.
+    Ops {
+        #[arg(long)]
+        nats_url: Option<String>,
+        #[arg(long, default_value_t = 2_000)]
+        units: u32,
+        #[arg(long, default_value_t = 100_000)]
+        cases: u64,
+        /// Timed QueueHealth calls.
+        #[arg(long, default_value_t = 200)]
+        calls: usize,
+    },
     /// Submits through the gateway with every role running, then measures a do-nothing tonic
     /// call and raw JetStream publishes of the same payloads. Ends with
     /// `submits_per_s=N p50_ms=N p99_ms=N echo_per_s=N ratio_to_echo=R js_per_s=N`.
@@ -126,6 +185,22 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2048)]
         payload_bytes: usize,
     },
+    /// Arms `--count` case timers (JetStream message schedules) due over a short window and
+    /// takes them up with clock consumers as the clock role does, timing each firing against
+    /// its instant. Ends with `fire_lag_p99_ms=N pending=N rss_mb=N`.
+    Clock {
+        /// Use this NATS (else a temporary local server is started).
+        #[arg(long)]
+        nats_url: Option<String>,
+        #[arg(long, default_value_t = 100_000)]
+        count: u64,
+        /// Seconds the instants spread over (default: count / 10,000, at least 10).
+        #[arg(long)]
+        window: Option<u64>,
+        /// Clock instances (each its own connection) sharing the timer consumer.
+        #[arg(long, default_value_t = 2)]
+        instances: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -153,8 +228,38 @@ async fn main() -> anyhow::Result<()> {
             let roles = parse_roles(&roles).map_err(anyhow::Error::msg)?;
             serve(settings, roles, nats_url).await
         }
+        Command::Eval {
+            command: EvalCommand::Dedup { data, pairs },
+        } => {
+            let detector = minhu_dedup::detector::Detector::default();
+            let report = match (data, pairs) {
+                (Some(data), _) => {
+                    let messages = minhu_dedup::data::read_messages(&data)?;
+                    minhu_dedup::eval::eval_corpus(&detector, &messages)
+                }
+                (None, Some(pairs)) => {
+                    let pairs = minhu_dedup::data::read_pairs(&pairs)?;
+                    minhu_dedup::eval::eval_pairs(&detector, &pairs)
+                }
+                (None, None) => unreachable!("clap requires one of them"),
+            };
+            println!("{report}");
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Dedup { data },
+        } => {
+            let messages = minhu_dedup::data::read_messages(&data)?;
+            let report = minhu_dedup::bench::bench(
+                &minhu_dedup::detector::Detector::default(),
+                &messages,
+                &minhu_dedup::bench::BenchConfig::default(),
+            )?;
+            println!("{report}");
+            Ok(())
+        }
         Command::Roles => {
-            for role in Role::ALL {
+            for role in Role::EVERY {
                 println!("{:<10} {}", role.name(), role.description());
             }
             Ok(())
@@ -240,6 +345,24 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bench {
             command:
+                BenchCommand::Clock {
+                    nats_url,
+                    count,
+                    window,
+                    instances,
+                },
+        } => {
+            ClockBench {
+                nats_url,
+                count,
+                window: std::time::Duration::from_secs(window.unwrap_or((count / 10_000).max(10))),
+                instances,
+            }
+            .run()
+            .await
+        }
+        Command::Bench {
+            command:
                 BenchCommand::Idempotency {
                     nats_url,
                     submissions,
@@ -252,6 +375,41 @@ async fn main() -> anyhow::Result<()> {
                 submissions,
                 concurrency,
                 payload_bytes,
+            }
+            .run()
+            .await
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Ops {
+                    nats_url,
+                    units,
+                    cases,
+                    calls,
+                },
+        } => {
+            OpsBench {
+                nats_url,
+                units,
+                cases,
+                calls,
+            }
+            .run()
+            .await
+        }
+        Command::Top {
+            addr,
+            token,
+            units,
+            interval_ms,
+            once,
+        } => {
+            Top {
+                addr,
+                token,
+                units,
+                interval: std::time::Duration::from_millis(interval_ms.max(100)),
+                once,
             }
             .run()
             .await
@@ -342,7 +500,7 @@ fn print_banner(settings: &Settings, roles: &[Role], app: &App, url: &str, manag
                 Role::Gateway => Some("minhu.v1.IntakeService"),
                 Role::Dispatch => Some("minhu.v1.CaseService"),
                 Role::Ops => Some("minhu.v1.OpsService"),
-                Role::Triage => None,
+                Role::Triage | Role::Clock => None,
             })
             .collect();
         println!(
@@ -364,6 +522,14 @@ fn print_banner(settings: &Settings, roles: &[Role], app: &App, url: &str, manag
     println!(
         "  units receive cases on: minhu.dispatch.<unit_id>.>  (payload minhu.v1.DispatchedCase)"
     );
+    if roles.contains(&Role::Clock) {
+        println!(
+            "  clock: SLA profiles {}; hotline channels {}; timers in stream {}",
+            settings.clock.sla_config().active.join(", "),
+            settings.clock.hotline_channels.join(", "),
+            minhu_contracts::bus::TIMERS_STREAM
+        );
+    }
     let demo: Vec<_> = settings
         .channels
         .iter()

@@ -9,9 +9,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::process::{Child, Command};
 
-/// JetStream per-message TTL, consumer pause and priority groups arrived in 2.11; Debian's
-/// 2.9 cannot even serve a KV bucket to async-nats.
-const MIN_VERSION: (u32, u32) = (2, 11);
+/// The clock's timers are JetStream message schedules, new in 2.12 (per-message TTL, consumer
+/// pause and priority groups arrived in 2.11); Debian's 2.9 cannot even serve a KV bucket to
+/// async-nats.
+const MIN_VERSION: (u32, u32) = (2, 12);
 
 /// A nats-server child process; killed when dropped, so it never outlives `minhu serve`.
 pub struct ManagedNats {
@@ -67,6 +68,11 @@ impl ManagedNats {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// Stops the server gracefully (SIGTERM lets JetStream sync its files), then waits.

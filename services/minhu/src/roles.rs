@@ -14,10 +14,22 @@ pub enum Role {
     Dispatch,
     /// gRPC OpsService (QueueHealth) and the queue and unit gauges.
     Ops,
+    /// The 接诉即办 clock: deadlines from the SLA policies, warnings, overdue, escalation.
+    Clock,
 }
 
 impl Role {
+    /// The roles from intake to the unit feeds. Tests and benchmarks that count a case's events
+    /// and feed messages run these: the clock records events of its own on every case.
     pub const ALL: [Role; 4] = [Role::Gateway, Role::Triage, Role::Dispatch, Role::Ops];
+    /// Every role: what `--roles all` (the default of `minhu serve`) runs.
+    pub const EVERY: [Role; 5] = [
+        Role::Gateway,
+        Role::Triage,
+        Role::Dispatch,
+        Role::Ops,
+        Role::Clock,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -25,6 +37,7 @@ impl Role {
             Role::Triage => "triage",
             Role::Dispatch => "dispatch",
             Role::Ops => "ops",
+            Role::Clock => "clock",
         }
     }
 
@@ -35,7 +48,12 @@ impl Role {
             }
             Role::Triage => "classify, recognise duplicates, route and dispatch each petition once",
             Role::Dispatch => "CaseService for units, the centre and petitioners; unit feeds",
-            Role::Ops => "QueueHealth over gRPC, queue and per-unit gauges for /metrics",
+            Role::Ops => {
+                "QueueHealth and UnitPerformance over gRPC, queue and per-unit gauges for /metrics"
+            }
+            Role::Clock => {
+                "statutory deadlines on the working-day calendar; timers, warnings, overdue, 督办"
+            }
         }
     }
 
@@ -55,11 +73,11 @@ impl FromStr for Role {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Role, String> {
-        Role::ALL
+        Role::EVERY
             .into_iter()
             .find(|r| r.name() == s.trim())
             .ok_or_else(|| {
-                let known: Vec<_> = Role::ALL.iter().map(|r| r.name()).collect();
+                let known: Vec<_> = Role::EVERY.iter().map(|r| r.name()).collect();
                 format!("unknown role {s:?}; roles are: {}", known.join(", "))
             })
     }
@@ -68,7 +86,7 @@ impl FromStr for Role {
 /// Parses `gateway,triage` (or `all`) into a sorted, distinct list.
 pub fn parse_roles(list: &str) -> Result<Vec<Role>, String> {
     if list.trim() == "all" {
-        return Ok(Role::ALL.to_vec());
+        return Ok(Role::EVERY.to_vec());
     }
     let mut roles = list
         .split(',')
@@ -89,7 +107,11 @@ mod tests {
 
     #[test]
     fn role_lists_parse_and_unknown_roles_are_named() {
-        assert_eq!(parse_roles("all").unwrap(), Role::ALL);
+        assert_eq!(parse_roles("all").unwrap(), Role::EVERY);
+        assert_eq!(
+            parse_roles("clock,triage").unwrap(),
+            [Role::Triage, Role::Clock]
+        );
         assert_eq!(
             parse_roles("triage, gateway,triage").unwrap(),
             [Role::Gateway, Role::Triage]

@@ -6,6 +6,7 @@
 //! - a poller that keeps the queue and unit gauges of `/metrics` fresh;
 //! - [`serve_metrics`]: the `/metrics` endpoint every minhu process serves.
 
+pub mod performance;
 pub mod projection;
 
 use std::collections::HashMap;
@@ -29,7 +30,9 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
+use crate::performance::PerformanceBook;
 use crate::projection::UnitBoard;
+use minhu_contracts::v1::{UnitPerformanceRequest, UnitPerformanceResponse};
 
 const DEFAULT_TOP_UNITS: usize = 20;
 
@@ -37,6 +40,7 @@ const DEFAULT_TOP_UNITS: usize = 20;
 pub struct Ops {
     bus: Bus,
     board: UnitBoard,
+    performance: PerformanceBook,
     unit_names: HashMap<String, String>,
     token_digest: [u8; 32],
 }
@@ -46,6 +50,7 @@ impl Ops {
         Ops {
             bus,
             board: UnitBoard::default(),
+            performance: PerformanceBook::default(),
             unit_names,
             token_digest,
         }
@@ -55,26 +60,30 @@ impl Ops {
         self.board.clone()
     }
 
+    /// The performance book, to follow the case events (the caller spawns its `follow`).
+    pub fn performance(&self) -> PerformanceBook {
+        self.performance.clone()
+    }
+
     pub fn into_service(self) -> OpsServiceServer<Ops> {
         OpsServiceServer::new(self)
     }
 
+    /// The streams and their consumers, read at once: the answer waits for the slowest read,
+    /// not for the sum of them.
     async fn streams(&self) -> Result<(Vec<StreamHealth>, Vec<ConsumerHealth>), async_nats::Error> {
+        let watched = [
+            &self.bus.intake,
+            &self.bus.case_events,
+            &self.bus.dispatch,
+            &self.bus.timers,
+        ];
+        let read = watched.map(stream_health);
         let mut streams = Vec::new();
         let mut consumers = Vec::new();
-        for stream in [&self.bus.intake, &self.bus.case_events, &self.bus.dispatch] {
-            let info = stream.get_info().await?;
-            streams.push(StreamHealth {
-                name: info.config.name.clone(),
-                messages: info.state.messages,
-                bytes: info.state.bytes,
-                first_sequence: info.state.first_sequence,
-                last_sequence: info.state.last_sequence,
-            });
-            let mut infos = stream.consumers();
-            while let Some(consumer) = infos.try_next().await? {
-                consumers.push(consumer_health(stream, &info.config.name, &consumer).await);
-            }
+        for (stream, its_consumers) in futures::future::try_join_all(read).await? {
+            streams.push(stream);
+            consumers.extend(its_consumers);
         }
         Ok((streams, consumers))
     }
@@ -84,6 +93,7 @@ impl Ops {
             .board
             .figures(OffsetDateTime::now_utc())
             .into_iter()
+            .filter(|(_, f)| f.open > 0)
             .map(|(unit_id, f)| UnitHealth {
                 unit_name: self.unit_names.get(&unit_id).cloned().unwrap_or_default(),
                 unit_id,
@@ -181,6 +191,13 @@ impl Ops {
                     f.oldest_unsigned_age.as_secs_f64(),
                 );
             }
+            let (units, categories) = self.performance.figures();
+            for (unit, counts) in units {
+                metrics::unit_performance(&unit, &counts.ratios());
+            }
+            for (category, counts) in categories {
+                metrics::category_performance(&category, &counts.ratios());
+            }
         }
     }
 
@@ -198,6 +215,31 @@ impl Ops {
             Err(Status::unauthenticated("unknown ops token"))
         }
     }
+}
+
+async fn stream_health(
+    stream: &JsStream,
+) -> Result<(StreamHealth, Vec<ConsumerHealth>), async_nats::Error> {
+    let info = async { stream.get_info().await.map_err(async_nats::Error::from) };
+    let listed = async {
+        stream
+            .consumers()
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(async_nats::Error::from)
+    };
+    let (info, listed) = tokio::try_join!(info, listed)?;
+    let name = info.config.name.as_str();
+    let consumers =
+        futures::future::join_all(listed.iter().map(|c| consumer_health(stream, name, c))).await;
+    let health = StreamHealth {
+        name: name.to_owned(),
+        messages: info.state.messages,
+        bytes: info.state.bytes,
+        first_sequence: info.state.first_sequence,
+        last_sequence: info.state.last_sequence,
+    };
+    Ok((health, consumers))
 }
 
 async fn consumer_health(
@@ -233,6 +275,32 @@ async fn consumer_health(
 
 #[tonic::async_trait]
 impl OpsService for Ops {
+    async fn unit_performance(
+        &self,
+        request: Request<UnitPerformanceRequest>,
+    ) -> Result<Response<UnitPerformanceResponse>, Status> {
+        self.authenticate(&request)?;
+        let wanted = request.into_inner().unit_ids;
+        let (units, categories) = self.performance.figures();
+        let units = units
+            .into_iter()
+            .filter(|(unit, _)| wanted.is_empty() || wanted.contains(unit))
+            .map(|(unit, counts)| {
+                let name = self.unit_names.get(&unit).cloned().unwrap_or_default();
+                counts.to_proto(&unit, &name)
+            })
+            .collect();
+        let categories = categories
+            .into_iter()
+            .map(|(category, counts)| counts.to_proto(&category, ""))
+            .collect();
+        Ok(Response::new(UnitPerformanceResponse {
+            at: Some(timestamp(OffsetDateTime::now_utc())),
+            units,
+            categories,
+        }))
+    }
+
     async fn queue_health(
         &self,
         request: Request<QueueHealthRequest>,
@@ -247,8 +315,8 @@ impl OpsService for Ops {
             tracing::warn!(error = %e, "queue health: bus read failed");
             Status::unavailable("JetStream state is unavailable; retry later")
         };
-        let (streams, consumers) = self.streams().await.map_err(unavailable)?;
-        let (channels, window) = self.channels().await.map_err(unavailable)?;
+        let ((streams, consumers), (channels, window)) =
+            tokio::try_join!(self.streams(), self.channels()).map_err(unavailable)?;
         Ok(Response::new(QueueHealthResponse {
             at: Some(timestamp(OffsetDateTime::now_utc())),
             nats_connected,

@@ -4,8 +4,9 @@
 //! Fed by an ordered consumer that replays `MINHU_CASE_EVENTS` from the start and then follows
 //! it; every ops instance builds the same board on its own.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Bound;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
@@ -35,8 +36,102 @@ pub struct UnitFigures {
 
 #[derive(Clone, Default)]
 pub struct UnitBoard {
-    // A std RwLock: updates and reads are short and never cross an .await.
-    cases: Arc<RwLock<HashMap<String, OpenCase>>>,
+    // A std Mutex: updates and reads are short and never cross an .await.
+    inner: Arc<Mutex<Board>>,
+}
+
+/// The cases and, kept up to date with every change, each unit's tallies: reading the figures
+/// of thousands of units over 100k open cases costs a walk over the units, not the cases.
+struct Board {
+    cases: HashMap<String, OpenCase>,
+    /// Every unit that has held a case, so a unit whose last case closed reads 0, not its last
+    /// figures.
+    units: HashMap<String, UnitTally>,
+    /// Open cases with a handling deadline, by deadline. Those due before `counted_at` are
+    /// counted in their unit's `overdue`; moving `counted_at` to a new instant visits only the
+    /// deadlines in between.
+    dues: BTreeSet<(OffsetDateTime, String)>,
+    counted_at: OffsetDateTime,
+}
+
+#[derive(Default)]
+struct UnitTally {
+    open: u64,
+    overdue: u64,
+    /// Unsigned cases by dispatch time: their number and the oldest.
+    unsigned: BTreeSet<(OffsetDateTime, String)>,
+}
+
+impl Default for Board {
+    fn default() -> Board {
+        Board {
+            cases: HashMap::new(),
+            units: HashMap::new(),
+            dues: BTreeSet::new(),
+            counted_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+}
+
+impl Board {
+    fn insert(&mut self, case_id: &str, case: OpenCase) {
+        let tally = self.units.entry(case.unit_id.clone()).or_default();
+        tally.open += 1;
+        if !case.signed_for {
+            tally
+                .unsigned
+                .insert((case.dispatched_at, case_id.to_owned()));
+        }
+        if let Some(due) = case.handling_due_at {
+            if due < self.counted_at {
+                tally.overdue += 1;
+            }
+            self.dues.insert((due, case_id.to_owned()));
+        }
+        self.cases.insert(case_id.to_owned(), case);
+    }
+
+    fn remove(&mut self, case_id: &str) {
+        let Some(case) = self.cases.remove(case_id) else {
+            return;
+        };
+        let tally = self
+            .units
+            .get_mut(&case.unit_id)
+            .expect("every open case's unit has a tally");
+        tally.open -= 1;
+        if !case.signed_for {
+            tally
+                .unsigned
+                .remove(&(case.dispatched_at, case_id.to_owned()));
+        }
+        if let Some(due) = case.handling_due_at {
+            if due < self.counted_at {
+                tally.overdue -= 1;
+            }
+            self.dues.remove(&(due, case_id.to_owned()));
+        }
+    }
+
+    /// Moves the overdue counts to `now`: a case is overdue when its deadline is before `now`.
+    fn count_overdue_at(&mut self, now: OffsetDateTime) {
+        let (from, to, step) = match now.cmp(&self.counted_at) {
+            std::cmp::Ordering::Greater => (self.counted_at, now, 1i64),
+            std::cmp::Ordering::Less => (now, self.counted_at, -1),
+            std::cmp::Ordering::Equal => return,
+        };
+        // The empty id sorts first, so these bounds take every deadline in [from, to).
+        let range = (
+            Bound::Included((from, String::new())),
+            Bound::Excluded((to, String::new())),
+        );
+        for (_, case_id) in self.dues.range(range) {
+            let unit = &self.cases[case_id].unit_id;
+            let tally = self.units.get_mut(unit).expect("tally of an open case");
+            tally.overdue = tally.overdue.wrapping_add_signed(step);
+        }
+        self.counted_at = now;
+    }
 }
 
 impl UnitBoard {
@@ -49,79 +144,82 @@ impl UnitBoard {
             .as_ref()
             .and_then(at)
             .unwrap_or_else(OffsetDateTime::now_utc);
-        let mut cases = self.cases.write().expect("board lock");
+        let mut board = self.inner.lock().expect("board lock");
+        let current = board.cases.get(&event.case_id);
         let assign = |unit: &str, due: Option<OffsetDateTime>| OpenCase {
             unit_id: unit.to_owned(),
             dispatched_at: when,
             handling_due_at: due,
             signed_for: false,
         };
-        match &event.event {
+        let lead = |route: &Option<minhu_contracts::v1::RouteDecision>| {
+            route
+                .as_ref()
+                .map(|r| r.lead_unit_id.clone())
+                .unwrap_or_default()
+        };
+        // None: the case does not change; Some(None): it is no longer open.
+        let next: Option<Option<OpenCase>> = match &event.event {
             Some(Event::Dispatched(d)) => {
                 let due = d.handling_due_at.as_ref().and_then(at);
-                cases.insert(event.case_id.clone(), assign(&d.unit_id, due));
+                Some(Some(assign(&d.unit_id, due)))
             }
             Some(Event::Reassigned(r)) => {
-                let due = cases.get(&event.case_id).and_then(|c| c.handling_due_at);
-                let unit = r
-                    .route
-                    .as_ref()
-                    .map(|r| r.lead_unit_id.clone())
-                    .unwrap_or_default();
-                cases.insert(event.case_id.clone(), assign(&unit, due));
+                let due = current.and_then(|c| c.handling_due_at);
+                Some(Some(assign(&lead(&r.route), due)))
             }
-            Some(Event::ReviewRequested(r)) => {
-                let unit = r
-                    .route
-                    .as_ref()
-                    .map(|r| r.lead_unit_id.clone())
-                    .unwrap_or_default();
-                cases.insert(event.case_id.clone(), assign(&unit, None));
+            Some(Event::ReviewRequested(r)) => Some(Some(assign(&lead(&r.route), None))),
+            Some(Event::Designated(d)) => current
+                .filter(|c| c.unit_id != d.unit_id)
+                .map(|c| Some(assign(&d.unit_id, c.handling_due_at))),
+            Some(Event::SignedFor(_)) => current.filter(|c| !c.signed_for).map(|c| {
+                Some(OpenCase {
+                    signed_for: true,
+                    ..c.clone()
+                })
+            }),
+            Some(Event::ExtensionDecided(d)) if d.approved => current.and_then(|c| {
+                let due = c.handling_due_at? + time::Duration::days(i64::from(d.days));
+                Some(Some(OpenCase {
+                    handling_due_at: Some(due),
+                    ..c.clone()
+                }))
+            }),
+            Some(Event::Closed(_)) => current.map(|_| None),
+            _ => None,
+        };
+        if let Some(next) = next {
+            board.remove(&event.case_id);
+            if let Some(case) = next {
+                board.insert(&event.case_id, case);
             }
-            Some(Event::Designated(d)) => {
-                if let Some(case) = cases.get_mut(&event.case_id)
-                    && case.unit_id != d.unit_id
-                {
-                    *case = assign(&d.unit_id, case.handling_due_at);
-                }
-            }
-            Some(Event::SignedFor(_)) => {
-                if let Some(case) = cases.get_mut(&event.case_id) {
-                    case.signed_for = true;
-                }
-            }
-            Some(Event::ExtensionDecided(d)) if d.approved => {
-                if let Some(due) = cases
-                    .get_mut(&event.case_id)
-                    .and_then(|c| c.handling_due_at.as_mut())
-                {
-                    *due += time::Duration::days(i64::from(d.days));
-                }
-            }
-            Some(Event::Closed(_)) => {
-                cases.remove(&event.case_id);
-            }
-            _ => {}
         }
     }
 
-    /// Every unit holding at least one open case, with its figures at `now`.
+    /// Every unit that has held a case since the board started, with its figures at `now`
+    /// (zeros once its last case closed).
     pub fn figures(&self, now: OffsetDateTime) -> HashMap<String, UnitFigures> {
-        let cases = self.cases.read().expect("board lock");
-        let mut out: HashMap<String, UnitFigures> = HashMap::new();
-        for case in cases.values() {
-            let f = out.entry(case.unit_id.clone()).or_default();
-            f.open += 1;
-            if !case.signed_for {
-                f.unsigned += 1;
-                let age = (now - case.dispatched_at).unsigned_abs();
-                f.oldest_unsigned_age = f.oldest_unsigned_age.max(age);
-            }
-            if case.handling_due_at.is_some_and(|due| due < now) {
-                f.overdue += 1;
-            }
-        }
-        out
+        let mut board = self.inner.lock().expect("board lock");
+        board.count_overdue_at(now);
+        board
+            .units
+            .iter()
+            .map(|(unit, tally)| {
+                let oldest_unsigned_age = tally
+                    .unsigned
+                    .first()
+                    // An event stamped a little ahead of this clock is not yet old.
+                    .map(|(since, _)| (now - *since).max(time::Duration::ZERO).unsigned_abs())
+                    .unwrap_or_default();
+                let figures = UnitFigures {
+                    open: tally.open,
+                    unsigned: tally.unsigned.len() as u64,
+                    overdue: tally.overdue,
+                    oldest_unsigned_age,
+                };
+                (unit.clone(), figures)
+            })
+            .collect()
     }
 
     /// Follows the case events until `shutdown`; reconnects with backoff when the bus is away.
@@ -250,5 +348,156 @@ mod tests {
         let figures = board.figures(day(20));
         assert_eq!((figures["u1"].open, figures["u1"].unsigned), (1, 0));
         assert_eq!((figures["u2"].open, figures["u2"].unsigned), (1, 1));
+    }
+
+    #[test]
+    fn a_unit_whose_last_case_closed_reads_zero() {
+        let board = UnitBoard::default();
+        let day = |d: u8| datetime!(2026-11-01 00:00 UTC).replace_day(d).unwrap();
+        board.apply(&dispatched("a", "u1", day(1), day(3)));
+        assert_eq!(board.figures(day(5))["u1"].overdue, 1);
+        board.apply(&CaseEvent {
+            case_id: "a".into(),
+            event: Some(case_event::Event::Closed(
+                minhu_contracts::v1::Closed::default(),
+            )),
+            ..Default::default()
+        });
+        assert_eq!(board.figures(day(5))["u1"], UnitFigures::default());
+    }
+
+    /// The tallies against a recount over every case, through a long random history and
+    /// instants that go forward and back.
+    #[test]
+    fn tallies_agree_with_a_recount_of_the_cases() {
+        use minhu_contracts::v1::{
+            Closed, Designated, ExtensionDecided, Reassigned, RouteDecision, SignedFor,
+        };
+        let start = datetime!(2026-11-01 00:00 UTC);
+        let mut random = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |n: u64| {
+            random ^= random << 13;
+            random ^= random >> 7;
+            random ^= random << 17;
+            random % n
+        };
+        let board = UnitBoard::default();
+        // The reference: each case's state, recounted on every check.
+        let mut reference: HashMap<String, OpenCase> = HashMap::new();
+        for step in 0..4_000u64 {
+            let case = format!("c{}", next(60));
+            let unit = format!("u{}", next(6));
+            let at = start + time::Duration::hours(step as i64);
+            let kind = match next(7) {
+                0 | 1 => {
+                    let due = at + time::Duration::hours(next(400) as i64);
+                    reference.insert(
+                        case.clone(),
+                        OpenCase {
+                            unit_id: unit.clone(),
+                            dispatched_at: at,
+                            handling_due_at: Some(due),
+                            signed_for: false,
+                        },
+                    );
+                    case_event::Event::Dispatched(Dispatched {
+                        unit_id: unit,
+                        handling_due_at: Some(timestamp(due)),
+                        ..Default::default()
+                    })
+                }
+                2 => {
+                    if let Some(c) = reference.get_mut(&case) {
+                        c.signed_for = true;
+                    }
+                    case_event::Event::SignedFor(SignedFor { unit_id: unit })
+                }
+                3 => {
+                    // A reassignment opens the case for its new unit even if the board never
+                    // saw it dispatched.
+                    let due = reference.get(&case).and_then(|c| c.handling_due_at);
+                    reference.insert(
+                        case.clone(),
+                        OpenCase {
+                            unit_id: unit.clone(),
+                            dispatched_at: at,
+                            handling_due_at: due,
+                            signed_for: false,
+                        },
+                    );
+                    case_event::Event::Reassigned(Reassigned {
+                        route: Some(RouteDecision {
+                            lead_unit_id: unit,
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    })
+                }
+                4 => {
+                    if let Some(c) = reference.get_mut(&case)
+                        && c.unit_id != unit
+                    {
+                        *c = OpenCase {
+                            unit_id: unit.clone(),
+                            dispatched_at: at,
+                            handling_due_at: c.handling_due_at,
+                            signed_for: false,
+                        };
+                    }
+                    case_event::Event::Designated(Designated {
+                        unit_id: unit,
+                        ..Default::default()
+                    })
+                }
+                5 => {
+                    let days = next(10) as u32;
+                    if let Some(due) = reference
+                        .get_mut(&case)
+                        .and_then(|c| c.handling_due_at.as_mut())
+                    {
+                        *due += time::Duration::days(i64::from(days));
+                    }
+                    case_event::Event::ExtensionDecided(ExtensionDecided {
+                        approved: true,
+                        days,
+                        ..Default::default()
+                    })
+                }
+                _ => {
+                    reference.remove(&case);
+                    case_event::Event::Closed(Closed::default())
+                }
+            };
+            board.apply(&CaseEvent {
+                case_id: case,
+                at: Some(timestamp(at)),
+                event: Some(kind),
+                ..Default::default()
+            });
+            if step % 50 == 0 {
+                // Now, a while ahead, or back in the past.
+                let now = at + time::Duration::hours(next(300) as i64 - 100);
+                let mut expected: HashMap<String, UnitFigures> = board
+                    .figures(now)
+                    .into_keys()
+                    .map(|unit| (unit, UnitFigures::default()))
+                    .collect();
+                for c in reference.values() {
+                    let f = expected.get_mut(&c.unit_id).expect("unit is on the board");
+                    f.open += 1;
+                    if !c.signed_for {
+                        f.unsigned += 1;
+                        let age = (now - c.dispatched_at)
+                            .max(time::Duration::ZERO)
+                            .unsigned_abs();
+                        f.oldest_unsigned_age = f.oldest_unsigned_age.max(age);
+                    }
+                    if c.handling_due_at.is_some_and(|due| due < now) {
+                        f.overdue += 1;
+                    }
+                }
+                assert_eq!(board.figures(now), expected, "step {step}");
+            }
+        }
     }
 }

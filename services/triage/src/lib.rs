@@ -5,13 +5,13 @@
 //! - [`classify`]: keyword classifier over the configured taxonomy.
 //! - [`locate`]: where the matter arose (division code), and how that was found.
 //! - [`route`]: the dispatch catalogue (派单目录): category × area → lead and assisting units.
-//! - [`dedup`]: the key under which one petitioner's repeats of one matter meet.
+//! - [`near`]: the near-duplicate index on KV (the pure detector is the minhu-dedup crate).
 //!
 //! The edge: [`worker`], the durable consumer of the intake stream.
 
 pub mod classify;
-pub mod dedup;
 pub mod locate;
+pub mod near;
 pub mod route;
 pub mod worker;
 

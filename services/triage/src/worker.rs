@@ -18,27 +18,28 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::context::PublishErrorKind;
-use async_nats::jetstream::kv::{CreateErrorKind, UpdateErrorKind};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, AckKind};
 use bytes::Bytes;
 use futures::{FutureExt, StreamExt};
 use minhu_contracts::bus;
 use minhu_contracts::v1::{
-    CaseEvent, CaseStatus, CaseView, Dispatched, DispatchedCase, HistoryEntry, IntakeRecord,
-    RouteDecision, UnitEvent, case_event, unit_event,
+    CaseEvent, CaseStatus, CaseView, Dispatched, DispatchedCase, HistoryEntry, HotspotRaised,
+    IntakeRecord, MemberJoined, RepeatLinked, RouteDecision, UnitEvent, case_event, unit_event,
 };
 use minhu_core::bus::Bus;
 use minhu_core::case::{self, CaseStore, StoreError};
-use minhu_core::config::{DeadlineSettings, TriageSettings};
+use minhu_core::config::{DeadlineSettings, DedupSettings, TriageSettings};
 use minhu_core::deadlines::{self, timestamp};
 use minhu_core::domain::TrackingNumber;
 use minhu_core::metrics;
+use minhu_dedup::decide::{Division, Facts, Outcome as DedupOutcome, PetitionerKey};
+use minhu_dedup::hotspot::HotspotRule;
 use prost::Message;
 use time::OffsetDateTime;
 
 use crate::Triage;
-use crate::dedup::exact_duplicate_key;
+use crate::near::{self, NearIndex};
 
 /// Messages handled at once by one worker; the bus round trips, not the CPU, bound a step.
 const CONCURRENCY: usize = 16;
@@ -58,14 +59,27 @@ pub enum TriageError {
 /// What triage did with one petition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Dispatched { case_id: String, unit_id: String },
-    Duplicate { case_id: String, original: String },
+    Dispatched {
+        case_id: String,
+        unit_id: String,
+    },
+    Duplicate {
+        case_id: String,
+        original: String,
+    },
+    /// 并单: joined another petitioner's case on the same matter.
+    Merged {
+        case_id: String,
+        lead: String,
+    },
 }
 
 #[derive(Clone)]
 pub struct TriageWorker {
     bus: Bus,
     cases: CaseStore,
+    near: Arc<NearIndex>,
+    hotspot: HotspotRule,
     triage: Arc<Triage>,
     settings: TriageSettings,
     deadlines: DeadlineSettings,
@@ -78,10 +92,22 @@ impl TriageWorker {
         triage: Arc<Triage>,
         settings: TriageSettings,
         deadlines: DeadlineSettings,
+        dedup: &DedupSettings,
         tracking_prefix: String,
     ) -> TriageWorker {
         TriageWorker {
             cases: CaseStore::new(bus.clone()),
+            near: Arc::new(NearIndex {
+                detector: minhu_dedup::detector::Detector::default(),
+                policy: minhu_dedup::decide::Policy {
+                    repeat_window_secs: i64::from(dedup.repeat_window_days) * 86_400,
+                    cluster_window_secs: i64::from(dedup.cluster_window_days) * 86_400,
+                },
+            }),
+            hotspot: HotspotRule {
+                window_secs: dedup.hotspot_window_secs,
+                min_petitioners: dedup.hotspot_min_petitioners,
+            },
             bus,
             triage,
             settings,
@@ -154,6 +180,7 @@ impl TriageWorker {
         let label = match &handled {
             Ok(Outcome::Dispatched { .. }) => "dispatched",
             Ok(Outcome::Duplicate { .. }) => "duplicate",
+            Ok(Outcome::Merged { .. }) => "merged",
             Err(TriageError::Poison(_)) => "poison",
             Err(TriageError::Transient(_)) => "retry",
         };
@@ -230,9 +257,34 @@ impl TriageWorker {
 
         if !triaged.duplicate_of.is_empty() {
             let original = triaged.duplicate_of.clone();
-            self.link_duplicate(&original, &case_id).await?;
+            let linked = case_event::Event::RepeatLinked(RepeatLinked {
+                repeat_case_id: case_id.clone(),
+                evidence: triaged.dedup.clone(),
+            });
+            self.record_on(&original, linked, |v| v.duplicates.contains(&case_id))
+                .await?;
             self.cases.create(&view).await.map_err(transient)?;
             return Ok(Outcome::Duplicate { case_id, original });
+        }
+        if !triaged.cluster_lead.is_empty() {
+            let lead = triaged.cluster_lead.clone();
+            let joined = case_event::Event::MemberJoined(MemberJoined {
+                member_case_id: case_id.clone(),
+                evidence: triaged.dedup.clone(),
+                petitioner_digest: PetitionerKey::of(&record.petitioner_key)
+                    .digest()
+                    .map(|d| format!("{d:016x}"))
+                    .unwrap_or_default(),
+                member_accepted_at: Some(timestamp(accepted_at)),
+            });
+            let lead_view = self
+                .record_on(&lead, joined, |v| {
+                    v.cluster_members.iter().any(|m| m.case_id == case_id)
+                })
+                .await?;
+            self.raise_hotspot(&lead_view).await?;
+            self.cases.create(&view).await.map_err(transient)?;
+            return Ok(Outcome::Merged { case_id, lead });
         }
 
         let route = triaged
@@ -312,6 +364,7 @@ impl TriageWorker {
                 petitioner_identified: view.petitioner_identified,
                 identity_confidential: view.identity_confidential,
                 lead,
+                repeat_of_closed: view.repeat_of_closed.clone(),
             };
             let event = UnitEvent {
                 event_id: format!("{}/2", view.case_id),
@@ -347,31 +400,43 @@ impl TriageWorker {
         }
         let petition = record.petition.clone().unwrap_or_default();
         let mut triaged = self.triage.assess(&petition);
-        if let Some(key) = exact_duplicate_key(&record.petitioner_key, &petition.body) {
-            match self
-                .bus
-                .dedup
-                .create(&key, Bytes::from(case_id.to_owned()))
-                .await
-            {
-                Ok(_) => metrics::dedup_outcome("new"),
-                Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
-                    let first = self
-                        .bus
-                        .dedup
-                        .get(&key)
-                        .await
-                        .map_err(|e| TriageError::Transient(e.into()))?
-                        .map(|v| String::from_utf8_lossy(&v).into_owned())
-                        .unwrap_or_default();
-                    // Our own earlier attempt may have written the key before crashing.
-                    if !first.is_empty() && first != case_id {
-                        metrics::dedup_outcome("repeat");
-                        triaged.duplicate_of = first;
-                        triaged.route = None;
-                    }
-                }
-                Err(e) => return Err(TriageError::Transient(e.into())),
+        let facts = Facts {
+            petitioner: PetitionerKey::of(&record.petitioner_key),
+            division: Division::of(
+                triaged
+                    .route
+                    .as_ref()
+                    .map_or("", |r| r.division_code.as_str()),
+            ),
+            time: record.received_at.as_ref().map_or(0, |t| t.seconds),
+        };
+        let decision = self
+            .near
+            .decide_and_record(
+                &self.bus.dedup,
+                &self.bus.cases,
+                case_id,
+                &petition.title,
+                &petition.body,
+                facts,
+            )
+            .await
+            .map_err(|e| TriageError::Transient(e.into()))?;
+        triaged.dedup = near::evidence(&decision, &self.near.detector.scheme.version());
+        match decision.outcome {
+            DedupOutcome::New => metrics::dedup_outcome("new"),
+            DedupOutcome::Repeat { original } => {
+                metrics::dedup_outcome("repeat");
+                triaged.duplicate_of = original;
+                triaged.route = None;
+            }
+            DedupOutcome::RepeatAfterClosure { original } => {
+                metrics::dedup_outcome("repeat_after_closure");
+                triaged.repeat_of_closed = original;
+            }
+            DedupOutcome::ClusterMember { lead } => {
+                metrics::dedup_outcome("cluster_member");
+                triaged.cluster_lead = lead;
             }
         }
         let event = CaseEvent {
@@ -398,38 +463,77 @@ impl TriageWorker {
         }
     }
 
-    /// Adds `duplicate` to the original case's list of repeats (compare-and-set, idempotent).
-    async fn link_duplicate(&self, original: &str, duplicate: &str) -> Result<(), TriageError> {
+    /// Records `event` on another case (the original of a repeat, the lead of a cluster)
+    /// unless `done` says an earlier attempt already did; returns that case's view.
+    async fn record_on(
+        &self,
+        case_id: &str,
+        event: case_event::Event,
+        done: impl Fn(&CaseView) -> bool,
+    ) -> Result<CaseView, TriageError> {
         loop {
-            let entry = self
-                .bus
-                .cases
-                .entry(original)
-                .await
-                .map_err(|e| TriageError::Transient(e.into()))?;
-            // The original is still being triaged: try again shortly.
-            let Some(entry) = entry.filter(|e| !e.value.is_empty()) else {
-                return Err(TriageError::Transient(
-                    format!("original case {original} has no view yet").into(),
-                ));
+            // The other case may still be in triage itself: try again shortly.
+            let current = match self.cases.load(case_id).await {
+                Ok(v) => v,
+                Err(StoreError::NotFound(_)) => {
+                    return Err(TriageError::Transient(
+                        format!("case {case_id} has no view yet").into(),
+                    ));
+                }
+                Err(e) => return Err(transient(e)),
             };
-            let mut view = CaseView::decode(entry.value)
-                .map_err(|e| TriageError::Poison(format!("case view does not decode: {e}")))?;
-            if view.duplicates.iter().any(|d| d == duplicate) {
-                return Ok(());
+            if done(&current.view) {
+                return Ok(current.view);
             }
-            view.duplicates.push(duplicate.to_owned());
+            let now = timestamp(OffsetDateTime::now_utc());
             match self
-                .bus
                 .cases
-                .update(original, view.encode_to_vec().into(), entry.revision)
+                .commit(&current, "triage", event.clone(), now)
                 .await
             {
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => continue,
-                Err(e) => return Err(TriageError::Transient(e.into())),
+                Ok(next) => return Ok(next.view),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(transient(e)),
             }
         }
+    }
+
+    /// Marks a cluster a hotspot (group demand) once enough distinct people joined it within
+    /// the window: an event on the lead case, on the bus for everyone watching.
+    async fn raise_hotspot(&self, lead: &CaseView) -> Result<(), TriageError> {
+        if lead.hotspot_raised_at.is_some() {
+            return Ok(());
+        }
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let window = self.hotspot.window_secs;
+        let recent: Vec<_> = lead
+            .cluster_members
+            .iter()
+            .filter(|m| m.accepted_at.is_some_and(|t| now - t.seconds <= window))
+            .collect();
+        let mut people: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let mut anonymous = 0;
+        for m in &recent {
+            if m.petitioner_digest.is_empty() {
+                anonymous += 1;
+            } else {
+                people.insert(&m.petitioner_digest);
+            }
+        }
+        // The lead's own petitioner counts too.
+        let petitioners = people.len() + anonymous + 1;
+        if petitioners < self.hotspot.min_petitioners {
+            return Ok(());
+        }
+        metrics::dedup_outcome("hotspot");
+        let raised = case_event::Event::HotspotRaised(HotspotRaised {
+            petitioners: petitioners as u32,
+            petitions: recent.len() as u32 + 1,
+            window_seconds: window as u32,
+        });
+        self.record_on(&lead.case_id, raised, |v| v.hotspot_raised_at.is_some())
+            .await
+            .map(|_| ())
     }
 }
 

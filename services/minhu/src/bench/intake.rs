@@ -196,7 +196,8 @@ async fn serve_echo() -> anyhow::Result<(SocketAddr, tokio::sync::oneshot::Sende
         tonic::transport::Server::builder()
             .add_service(IntakeServiceServer::new(Echo))
             .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                // As the app serves: with TCP_NODELAY, or the baseline waits out delayed ACKs.
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
                 async {
                     let _ = stopped.await;
                 },

@@ -2,16 +2,20 @@
 //! baselines it compares against are measured in the same run on the same machine, because
 //! timings here are noisy and only ratios travel.
 
+mod clock;
 mod e2e;
 mod idempotency;
 mod intake;
+mod ops;
 mod text;
 
 use std::time::Duration;
 
+pub use clock::ClockBench;
 pub use e2e::E2eBench;
 pub use idempotency::IdempotencyBench;
 pub use intake::IntakeBench;
+pub use ops::OpsBench;
 
 use crate::managed_nats::ManagedNats;
 
@@ -43,6 +47,11 @@ impl BenchNats {
 
     pub(crate) fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The temporary server's process id (none for a given NATS).
+    pub(crate) fn server_pid(&self) -> Option<u32> {
+        self.managed.as_ref().and_then(ManagedNats::pid)
     }
 
     pub(crate) async fn stop(self) {

@@ -24,7 +24,18 @@ pub(crate) fn petition(channel_message_id: String, n: u64, chars: usize) -> Peti
         body.push_str(SENTENCES[i % SENTENCES.len()]);
         i = i.wrapping_mul(7).wrapping_add(3);
     }
-    let body: String = body.chars().take(chars).collect();
+    // Every petition a matter of its own (a tail no other petition shares), so none is
+    // merged into another and every one is dispatched.
+    let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let tail: String = (0..chars * 2 / 3)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_u32(0x4E00 + (x % 0x51A0) as u32).expect("CJK")
+        })
+        .collect();
+    let body: String = tail.chars().chain(body.chars()).take(chars).collect();
     Petition {
         channel_message_id,
         title: body.chars().take(20).collect(),

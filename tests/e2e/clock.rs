@@ -1,0 +1,519 @@
+//! The 接诉即办 clock against real NATS: deadlines from a test SLA policy counted in seconds
+//! (configuration, like any deployment's own policy), timers as JetStream message schedules,
+//! several clock instances sharing them.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use minhu::Role;
+use minhu_contracts::bus;
+use minhu_contracts::v1::case_service_client::CaseServiceClient;
+use minhu_contracts::v1::ops_service_client::OpsServiceClient;
+use minhu_contracts::v1::{
+    CaseEvent, CaseRef, CaseView, Deadline, DecideExtensionRequest, ExtensionRequest, PauseRequest,
+    Petition, Receipt, ResumeRequest, SubscribeRequest, UnitEvent, UnitPerformanceRequest,
+    case_event, unit_event,
+};
+use minhu_core::config::{Settings, SlaConfig};
+use minhu_e2e::{
+    NatsServer, TestApp, WEB_TOKEN, authorized, petition, spawn_app_with, stream_messages,
+};
+use prost::Message;
+use tonic::transport::Channel;
+
+const HUANGZHAI: &str = "demo-unit-huangzhai";
+const COUNTY: &str = "demo-unit-county";
+const CENTRE: &str = "demo-centre-token";
+const OPS: &str = "demo-ops-token";
+
+/// A deployment's own policy for 信访 cases, in seconds so a test sees it run out: the
+/// resolution (办结) is due 4 s after receipt, warned at half of it, escalated 1 s and 2 s
+/// after the deadline; an extension may add up to 30 days.
+const FAST_POLICY: &str = r#"
+active = ["e2e"]
+[[profiles]]
+name = "e2e"
+description = "seconds instead of days, for end-to-end tests"
+[[profiles.policies]]
+id = "e2e-fast"
+selector = { channel_types = ["petition"] }
+[[profiles.policies.milestones]]
+milestone = "resolution"
+limit = { value = 4, unit = "seconds" }
+warn_share = 0.5
+extension = { max_total = 2592000 }
+escalations = [
+  { after = { value = 1, unit = "seconds" }, level = 1 },
+  { after = { value = 2, unit = "seconds" }, level = 2 },
+]
+basis = "《端到端测试》第1条"
+"#;
+
+fn fast_clock(settings: &mut Settings) {
+    settings.clock.sla = Some(SlaConfig::from_toml(FAST_POLICY).expect("test policy"));
+    // A fired timer held by a killed instance goes to another one within a second.
+    settings.clock.ack_wait_secs = 1;
+}
+
+/// A petition about a matter of its own (its own text and petitioner), so triage dispatches
+/// each one instead of linking it to another.
+fn own_matter(id: &str, n: u64) -> Petition {
+    let mut p = petition(id);
+    let mut x = (n + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let detail: String = (0..40)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_u32(0x4E00 + (x % 0x51A0) as u32).expect("CJK")
+        })
+        .collect();
+    p.body = format!("黄宅镇小区违章搭建：{detail}");
+    let person = p.petitioner.as_mut().expect("identified");
+    person.id_number = String::new();
+    person.phone = format!("137{:08}", n);
+    p
+}
+
+async fn cases(app: &TestApp) -> CaseServiceClient<Channel> {
+    CaseServiceClient::connect(format!("http://{}", app.grpc_addr.unwrap()))
+        .await
+        .unwrap()
+}
+
+/// The case view once `done` holds for it (polled from the case store).
+async fn case_when(
+    app: &TestApp,
+    case_id: &str,
+    what: &str,
+    done: impl Fn(&CaseView) -> bool,
+) -> CaseView {
+    let store = app.js.get_key_value(bus::CASES_BUCKET).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(bytes) = store.get(case_id).await.unwrap() {
+            let view = CaseView::decode(bytes).unwrap();
+            if done(&view) {
+                return view;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{case_id}: never {what}: {view:#?}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every event recorded on the case, in order.
+async fn events_of(app: &TestApp, case_id: &str) -> Vec<CaseEvent> {
+    let prefix = format!("minhu.case.{case_id}.");
+    stream_messages(&app.js, bus::CASE_EVENTS_STREAM)
+        .await
+        .into_iter()
+        .filter(|(subject, _)| subject.starts_with(&prefix))
+        .map(|(_, payload)| CaseEvent::decode(payload).unwrap())
+        .collect()
+}
+
+fn deadline<'a>(view: &'a CaseView, milestone: &str) -> &'a Deadline {
+    view.deadlines
+        .iter()
+        .find(|d| d.milestone == milestone)
+        .unwrap_or_else(|| panic!("no {milestone} deadline in {:?}", view.deadlines))
+}
+
+fn nanos(t: Option<prost_types::Timestamp>) -> i128 {
+    let t = t.expect("a timestamp");
+    i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos)
+}
+
+fn overdue_and_escalated_twice(view: &CaseView) -> bool {
+    view.clock
+        .as_ref()
+        .and_then(|c| c.milestones.iter().find(|m| m.milestone == "resolution"))
+        .is_some_and(|m| m.overdue_limit > 0 && m.escalation_level == 2)
+}
+
+/// Counts of the clock's event kinds on a case.
+fn clock_events(events: &[CaseEvent]) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for event in events {
+        let key = match &event.event {
+            Some(case_event::Event::DeadlineWarned(_)) => "warned".to_owned(),
+            Some(case_event::Event::DeadlineOverdue(_)) => "overdue".to_owned(),
+            Some(case_event::Event::Escalated(e)) => format!("escalated {}", e.level),
+            _ => continue,
+        };
+        *counts.entry(key).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test]
+async fn each_deadline_fires_once_with_three_clock_instances_and_one_killed() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let app = spawn_app_with(
+        &url,
+        &[Role::Gateway, Role::Triage, Role::Dispatch],
+        fast_clock,
+    )
+    .await;
+    let mut clocks = Vec::new();
+    for _ in 0..3 {
+        clocks.push(spawn_app_with(&url, &[Role::Clock], fast_clock).await);
+    }
+    let mut receipts: Vec<Receipt> = Vec::new();
+    for n in 0..8 {
+        let receipt = app
+            .submit(WEB_TOKEN, own_matter(&format!("clock-once-{n}"), n))
+            .await
+            .unwrap();
+        receipts.push(receipt);
+    }
+    // Mid-run, as the warnings fall due: one instance dies with whatever it held.
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    drop(clocks.remove(0));
+
+    for receipt in &receipts {
+        let case_id = &receipt.tracking_number;
+        let view = case_when(
+            &app,
+            case_id,
+            "escalated twice",
+            overdue_and_escalated_twice,
+        )
+        .await;
+        assert_eq!(view.policy_id, "e2e-fast");
+        let counts = clock_events(&events_of(&app, case_id).await);
+        let expected: HashMap<String, usize> = [
+            ("warned", 1),
+            ("overdue", 1),
+            ("escalated 1", 1),
+            ("escalated 2", 1),
+        ]
+        .into_iter()
+        .map(|(k, n)| (k.to_owned(), n))
+        .collect();
+        assert_eq!(counts, expected, "{case_id}");
+    }
+    // Nothing left to watch: every schedule fired or was removed, every firing was handled.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut timers = app.js.get_stream(bus::TIMERS_STREAM).await.unwrap();
+        let messages = timers.info().await.unwrap().state.messages;
+        if messages == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{messages} timers left");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for clock in clocks {
+        clock.stop().await.unwrap();
+    }
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn warning_overdue_and_escalation_reach_the_case_the_unit_feeds_and_the_figures() {
+    let server = NatsServer::start();
+    let app = spawn_app_with(&server.url(), &Role::EVERY, fast_clock).await;
+    let receipt = app
+        .submit(WEB_TOKEN, own_matter("clock-feed", 100))
+        .await
+        .unwrap();
+    let case_id = receipt.tracking_number.clone();
+    let view = case_when(
+        &app,
+        &case_id,
+        "escalated twice",
+        overdue_and_escalated_twice,
+    )
+    .await;
+    let due = deadline(&view, "resolution");
+    assert_eq!(due.limit, "4 seconds");
+    assert_eq!(
+        nanos(due.due_at) - nanos(view.accepted_at),
+        4_000_000_000,
+        "due 4 s after receipt"
+    );
+
+    // The petitioner sees it in Track, in plain words.
+    let tracked = app.track(&receipt).await.unwrap();
+    let notes: Vec<_> = tracked.history.iter().map(|h| h.note.as_str()).collect();
+    for wanted in ["办结时限将于", "办结已超期", "已提请上级督办（第1级）"] {
+        assert!(
+            notes.iter().any(|n| n.contains(wanted)),
+            "{wanted} not in {notes:?}"
+        );
+    }
+    assert_eq!(tracked.deadlines.len(), 1);
+
+    // The town's feed: its assignment, then the clock's events about its case; the county
+    // (one level up) gets the escalation.
+    let town = feed_until(
+        &app,
+        HUANGZHAI,
+        |e| matches!(update_of(e), Some(case_event::Event::Escalated(x)) if x.level == 2),
+    )
+    .await;
+    let kinds: Vec<_> = town
+        .iter()
+        .filter_map(update_of)
+        .map(|e| bus::case_event_kind(&e))
+        .collect();
+    for kind in [
+        "deadlines_set",
+        "deadline_warned",
+        "deadline_overdue",
+        "escalated",
+    ] {
+        assert!(
+            kinds.contains(&kind),
+            "{kind} not on the town's feed: {kinds:?}"
+        );
+    }
+    let county = feed_until(&app, COUNTY, |e| update_of(e).is_some()).await;
+    match update_of(county.last().unwrap()) {
+        Some(case_event::Event::Escalated(e)) => {
+            assert_eq!((e.level, e.to_unit_id.as_str()), (1, "pujiang-county"));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Ops: the unit's performance counts the overdue case; /metrics has the clock's counters.
+    let mut ops = OpsServiceClient::connect(format!("http://{}", app.grpc_addr.unwrap()))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let figures = ops
+            .unit_performance(authorized(OPS, UnitPerformanceRequest::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        let town = figures.units.iter().find(|u| u.key == "pujiang-huangzhai");
+        if let Some(town) = town.filter(|t| t.overdue == 1 && t.escalated == 2) {
+            assert_eq!(town.name, "黄宅镇人民政府");
+            assert_eq!((town.assigned, town.signed_for), (1, 0));
+            assert_eq!(town.response_rate, 0.0);
+            assert!(figures.categories.iter().any(|c| c.overdue == 1));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "performance never caught up: {figures:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let metrics = app.metrics().await;
+    for line in [
+        "minhu_deadline_warnings_total{milestone=\"resolution\"}",
+        "minhu_deadline_escalations_total{level=\"2\"}",
+        "minhu_clock_fire_lag_seconds_bucket",
+        "minhu_unit_response_ratio{unit=\"pujiang-huangzhai\"}",
+    ] {
+        assert!(metrics.contains(line), "missing {line} in:\n{metrics}");
+    }
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_pause_stops_the_clock_and_resuming_moves_the_deadline_by_the_pause() {
+    let server = NatsServer::start();
+    let app = spawn_app_with(&server.url(), &Role::EVERY, fast_clock).await;
+    let receipt = app
+        .submit(WEB_TOKEN, own_matter("clock-pause", 200))
+        .await
+        .unwrap();
+    let case_id = receipt.tracking_number.clone();
+    let before = case_when(&app, &case_id, "given deadlines", |v| {
+        v.policy_id == "e2e-fast"
+    })
+    .await;
+    let mut client = cases(&app).await;
+    let case_ref = || CaseRef {
+        case_id: case_id.clone(),
+    };
+    let paused = client
+        .pause(authorized(
+            HUANGZHAI,
+            PauseRequest {
+                case_id: case_id.clone(),
+                reason: "等待信访人补充材料".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(paused.paused);
+    let refused = client
+        .pause(authorized(
+            CENTRE,
+            PauseRequest {
+                case_id: case_id.clone(),
+                reason: "听证".into(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+
+    // Well past the original warning instant, nothing is recorded: the clock stands still.
+    let suspended = case_when(&app, &case_id, "suspended", |v| {
+        v.deadlines.first().is_some_and(|d| d.suspended)
+    })
+    .await;
+    assert!(deadline(&suspended, "resolution").due_at.is_none());
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(clock_events(&events_of(&app, &case_id).await).is_empty());
+
+    let resumed = client
+        .resume(authorized(
+            CENTRE,
+            ResumeRequest {
+                case_id: case_id.clone(),
+                reason: "材料已补齐".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!resumed.paused);
+    let pause = resumed.pauses[0].clone();
+    assert_eq!(
+        (pause.paused_by.as_str(), pause.resumed_by.as_str()),
+        ("unit:pujiang-huangzhai", "centre")
+    );
+    let after = case_when(&app, &case_id, "given a new deadline", |v| {
+        v.deadlines.first().is_some_and(|d| d.due_at.is_some())
+    })
+    .await;
+    let moved = nanos(deadline(&after, "resolution").due_at)
+        - nanos(deadline(&before, "resolution").due_at);
+    assert_eq!(
+        moved,
+        nanos(pause.resumed_at) - nanos(pause.paused_at),
+        "the deadline moved by exactly the paused time"
+    );
+    assert!(after.paused_seconds >= 2, "{}", after.paused_seconds);
+    // The clock runs again: the warning comes, later than it would have.
+    let warned = case_when(&app, &case_id, "warned", |v| {
+        v.clock
+            .as_ref()
+            .is_some_and(|c| c.milestones.iter().any(|m| m.warned_limit > 0))
+    })
+    .await;
+    assert!(
+        warned
+            .history
+            .iter()
+            .any(|h| h.note == "暂停计时：等待信访人补充材料")
+    );
+    client
+        .get_case(authorized(HUANGZHAI, case_ref()))
+        .await
+        .unwrap();
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_approved_extension_moves_the_deadline() {
+    let server = NatsServer::start();
+    let app = spawn_app_with(&server.url(), &Role::EVERY, fast_clock).await;
+    let receipt = app
+        .submit(WEB_TOKEN, own_matter("clock-extension", 300))
+        .await
+        .unwrap();
+    let case_id = receipt.tracking_number.clone();
+    let before = case_when(&app, &case_id, "given deadlines", |v| {
+        v.policy_id == "e2e-fast"
+    })
+    .await;
+    let mut client = cases(&app).await;
+    client
+        .sign_for(authorized(
+            HUANGZHAI,
+            CaseRef {
+                case_id: case_id.clone(),
+            },
+        ))
+        .await
+        .unwrap();
+    client
+        .request_extension(authorized(
+            HUANGZHAI,
+            ExtensionRequest {
+                case_id: case_id.clone(),
+                days: 1,
+                reason: "需现场勘查".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    client
+        .decide_extension(authorized(
+            COUNTY,
+            DecideExtensionRequest {
+                case_id: case_id.clone(),
+                approve: true,
+                reason: "同意".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    let after = case_when(&app, &case_id, "extended", |v| {
+        v.deadlines
+            .first()
+            .is_some_and(|d| d.limit == "86404 seconds")
+    })
+    .await;
+    assert_eq!(
+        nanos(deadline(&after, "resolution").due_at)
+            - nanos(deadline(&before, "resolution").due_at),
+        86_400 * 1_000_000_000,
+        "one day later"
+    );
+    assert_eq!(
+        after.clock.as_ref().unwrap().handling_due_at,
+        deadline(&after, "resolution").due_at
+    );
+    app.stop().await.unwrap();
+}
+
+fn update_of(event: &UnitEvent) -> Option<case_event::Event> {
+    match &event.event {
+        Some(unit_event::Event::Update(e)) => e.event.clone(),
+        _ => None,
+    }
+}
+
+/// A unit's feed from the start until an event satisfies `last`.
+async fn feed_until(
+    app: &TestApp,
+    token: &str,
+    last: impl Fn(&UnitEvent) -> bool,
+) -> Vec<UnitEvent> {
+    let mut client = cases(app).await;
+    let mut stream = client
+        .subscribe(authorized(token, SubscribeRequest { from_sequence: 0 }))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut out = Vec::new();
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("feed of {token} stalled after {out:?}"))
+            .unwrap()
+            .unwrap();
+        let event = next.event.unwrap();
+        let done = last(&event);
+        out.push(event);
+        if done {
+            return out;
+        }
+    }
+}
