@@ -4,9 +4,11 @@
 mod auth;
 mod clock;
 mod cluster;
+mod dedup;
 mod faults;
 mod intake;
 mod ops;
+mod processes;
 mod security;
 mod validation;
 mod workflow;

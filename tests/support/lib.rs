@@ -197,7 +197,7 @@ impl Drop for TestApp {
 pub async fn stream_messages(js: &jetstream::Context, stream: &str) -> Vec<(String, bytes::Bytes)> {
     // Right after a fault the stream may take a moment to answer again.
     let mut attempts = 0;
-    let (mut stream, state) = loop {
+    let (stream, state) = loop {
         let answered = async {
             let mut s = js.get_stream(stream).await.ok()?;
             let state = s.info().await.ok()?.state.clone();

@@ -749,4 +749,122 @@ mod tests {
         assert_eq!(view.returned_by, ["u1"]);
         assert_eq!(view.return_explanation, "属交通部门职责");
     }
+
+    #[test]
+    fn the_clock_state_follows_pauses_steps_and_met_milestones() {
+        use case_event::Event;
+        use minhu_contracts::v1::{
+            DeadlineOverdue, DeadlineWarned, Escalated, Paused, Resumed, ReviewRequested,
+        };
+        let mut view = CaseView {
+            stage: CaseStage::Handling as i32,
+            ..Default::default()
+        };
+        // 2027-01-15 00:00 China time: a deadline at midnight reads as 24:00 of the 14th.
+        let due = Some(prost_types::Timestamp {
+            seconds: 1_799_942_400,
+            nanos: 0,
+        });
+        let events = [
+            event(
+                3,
+                Event::Paused(Paused {
+                    reason: "等待信访人补充材料".into(),
+                    actor: "unit:u1".into(),
+                }),
+            ),
+            event(
+                13,
+                Event::Resumed(Resumed {
+                    reason: "材料已补齐".into(),
+                    actor: "centre".into(),
+                }),
+            ),
+            event(
+                14,
+                Event::DeadlineWarned(DeadlineWarned {
+                    milestone: "resolution".into(),
+                    due_at: due,
+                    unit_id: "u1".into(),
+                    limit: 30,
+                }),
+            ),
+            event(
+                15,
+                Event::DeadlineOverdue(DeadlineOverdue {
+                    milestone: "resolution".into(),
+                    due_at: due,
+                    unit_id: "u1".into(),
+                    limit: 30,
+                }),
+            ),
+            event(
+                16,
+                Event::Escalated(Escalated {
+                    milestone: "resolution".into(),
+                    level: 2,
+                    unit_id: "u1".into(),
+                    to_unit_id: "u3".into(),
+                    due_at: due,
+                    limit: 30,
+                }),
+            ),
+            event(
+                17,
+                Event::SignedFor(SignedFor {
+                    unit_id: "u1".into(),
+                }),
+            ),
+            event(
+                18,
+                Event::Closed(Closed {
+                    unit_id: "u1".into(),
+                    summary: String::new(),
+                }),
+            ),
+            event(
+                19,
+                Event::ReviewRequested(ReviewRequested {
+                    stage: CaseStage::Review as i32,
+                    ..Default::default()
+                }),
+            ),
+        ];
+        for e in &events {
+            apply(&mut view, e);
+        }
+        assert!(!view.paused);
+        assert_eq!(view.paused_seconds, 10);
+        let pause = &view.pauses[0];
+        assert_eq!(
+            (pause.paused_by.as_str(), pause.resumed_by.as_str()),
+            ("unit:u1", "centre")
+        );
+        let clock = view.clock.as_ref().unwrap();
+        let state = |m: &str| clock.milestones.iter().find(|s| s.milestone == m).unwrap();
+        let resolution = state("resolution");
+        assert_eq!(
+            (
+                resolution.warned_limit,
+                resolution.overdue_limit,
+                resolution.escalation_level
+            ),
+            (30, 30, 2)
+        );
+        assert_eq!(resolution.met_at.unwrap().seconds, 1_800_000_018);
+        assert_eq!(state("acceptance_notice").met_at.unwrap().seconds, 1_800_000_017);
+        assert_eq!(clock.accepted_at.unwrap().seconds, 1_800_000_017);
+        assert_eq!(clock.review_requested_at.unwrap().seconds, 1_800_000_019);
+        let notes: Vec<_> = view.history.iter().map(|h| h.note.as_str()).collect();
+        assert_eq!(
+            notes[..5],
+            [
+                "暂停计时：等待信访人补充材料",
+                "恢复计时：材料已补齐",
+                "办结时限将于2027-01-14 24:00届满（预警）",
+                "办结已超期（时限2027-01-14 24:00）",
+                "办结超期，已提请上级督办（第2级）",
+            ]
+        );
+    }
 }

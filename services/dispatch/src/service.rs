@@ -14,8 +14,8 @@ use minhu_contracts::v1::case_service_server::{CaseService, CaseServiceServer};
 use minhu_contracts::v1::{
     CaseRef, CaseStatus, CaseView, CloseRequest, DecideExtensionRequest, DesignateRequest,
     EvaluateRequest, ExtensionRequest, ListCasesRequest, ListCasesResponse, Rating,
-    ReassignRequest, ReplyRequest, ReturnReason, ReturnRequest, ReviewRequest, SubscribeRequest,
-    UnitEvent, UnitEventDelivery,
+    ReassignRequest, ReplyRequest, ReturnReason, ReturnRequest, ReviewRequest, SplitRequest,
+    SubscribeRequest, UnitEvent, UnitEventDelivery,
 };
 use minhu_contracts::v1::{PauseRequest, ResumeRequest};
 use minhu_core::bus::Bus;
@@ -497,6 +497,47 @@ impl CaseService for CaseApi {
         self.act(&r.case_id, Actor::Centre, command)
             .await
             .map(Response::new)
+    }
+
+    async fn split(&self, request: Request<SplitRequest>) -> Result<Response<CaseView>, Status> {
+        self.centre(&request)?;
+        let r = request.into_inner();
+        let lead = self.load(&r.case_id).await?.view.cluster_lead;
+        let member = self
+            .act(
+                &r.case_id,
+                Actor::Centre,
+                Command::Split {
+                    reason: r.reason.clone(),
+                },
+            )
+            .await?;
+        // The lead forgets its member (audited there too). Recorded once: a repeated call finds
+        // the member gone from the lead.
+        for _ in 0..ATTEMPTS {
+            let current = self.load(&lead).await?;
+            if !current
+                .view
+                .cluster_members
+                .iter()
+                .any(|m| m.case_id == r.case_id)
+            {
+                break;
+            }
+            let event = minhu_contracts::v1::case_event::Event::MemberSplit(
+                minhu_contracts::v1::MemberSplit {
+                    member_case_id: r.case_id.clone(),
+                    reason: r.reason.clone(),
+                },
+            );
+            let now = timestamp(OffsetDateTime::now_utc());
+            match self.store.commit(&current, "centre", event, now).await {
+                Ok(_) => break,
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(store_status(e)),
+            }
+        }
+        Ok(Response::new(member))
     }
 
     async fn evaluate(

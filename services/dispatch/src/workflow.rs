@@ -15,7 +15,7 @@ use minhu_clock::{Round, SlaConfig};
 use minhu_contracts::v1::{
     CaseStage, CaseStatus, CaseView, Closed, Designated, Evaluated, ExtensionDecided,
     ExtensionRequested, Rating, Reassigned, Replied, ReturnReason, Returned, ReviewRequested,
-    RouteDecision, SignedFor, case_event::Event,
+    RouteDecision, SignedFor, Split, case_event::Event,
 };
 use minhu_contracts::v1::{Paused, Resumed};
 use time::{Duration, OffsetDateTime, Time};
@@ -80,6 +80,10 @@ pub enum Command {
         reason: String,
     },
     Resume {
+        reason: String,
+    },
+    /// 拆分: the centre splits a wrongly merged case out of its cluster.
+    Split {
         reason: String,
     },
 }
@@ -343,6 +347,31 @@ pub fn decide(
             Ok(Event::Evaluated(Evaluated {
                 rating: rating as i32,
                 comment,
+            }))
+        }
+        Command::Split { reason } => {
+            if *actor != Actor::Centre {
+                return Err(Refusal::NotAllowed(
+                    "only the centre splits merged cases".into(),
+                ));
+            }
+            if reason.trim().is_empty() {
+                return Err(Refusal::Invalid("a split needs a reason".into()));
+            }
+            if status != CaseStatus::Merged || view.cluster_lead.is_empty() {
+                return Err(Refusal::WrongState(format!(
+                    "cannot split: {} (only a merged case is split out)",
+                    state()
+                )));
+            }
+            if view.route.is_none() {
+                return Err(Refusal::WrongState(
+                    "cannot split: the case has no route to dispatch it on".into(),
+                ));
+            }
+            Ok(Event::Split(Split {
+                from_lead_case_id: view.cluster_lead.clone(),
+                reason,
             }))
         }
         Command::RequestReview { reason } => {
@@ -718,6 +747,28 @@ mod tests {
         assert!(decide_at(&replied, Actor::Petitioner, review(), too_late).is_err());
         replied.stage = CaseStage::ReReview as i32;
         assert!(decide_at(&replied, Actor::Petitioner, review(), now).is_err());
+    }
+
+    #[test]
+    fn only_the_centre_splits_a_merged_case_out() {
+        let now = datetime!(2026-11-28 09:00 +8);
+        let mut merged = case(CaseStatus::Merged);
+        merged.cluster_lead = "MH20261127-0000007".into();
+        let split = || Command::Split {
+            reason: "不同小区的不同事项".into(),
+        };
+        assert!(matches!(
+            decide_at(&merged, unit("town"), split(), now),
+            Err(Refusal::NotAllowed(_))
+        ));
+        match decide_at(&merged, Actor::Centre, split(), now) {
+            Ok(Event::Split(s)) => assert_eq!(s.from_lead_case_id, "MH20261127-0000007"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            decide_at(&case(CaseStatus::Dispatched), Actor::Centre, split(), now),
+            Err(Refusal::WrongState(_))
+        ));
     }
 
     #[test]

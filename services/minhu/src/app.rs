@@ -201,18 +201,10 @@ impl App {
         });
         if let Some(ops) = &ops {
             let span = tracing::info_span!("role", name = "ops");
-            let (board, bus_, stop_) = (ops.board(), bus.clone(), stop.clone());
+            let (follower, bus_, stop_) = (ops.clone(), bus.clone(), stop.clone());
             spawn_built(&mut tasks, move || {
                 async move {
-                    board.follow(bus_, stop_.cancelled_owned()).await;
-                    ("ops", Ok(()))
-                }
-                .instrument(tracing::info_span!("role", name = "ops"))
-            });
-            let (performance, bus_, stop_) = (ops.performance(), bus.clone(), stop.clone());
-            spawn_built(&mut tasks, move || {
-                async move {
-                    performance.follow(bus_, stop_.cancelled_owned()).await;
+                    follower.follow(bus_, stop_.cancelled_owned()).await;
                     ("ops", Ok(()))
                 }
                 .instrument(tracing::info_span!("role", name = "ops"))

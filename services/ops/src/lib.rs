@@ -6,6 +6,8 @@
 //! - a poller that keeps the queue and unit gauges of `/metrics` fresh;
 //! - [`serve_metrics`]: the `/metrics` endpoint every minhu process serves.
 
+pub mod clusters;
+pub mod events;
 pub mod performance;
 pub mod projection;
 
@@ -18,8 +20,8 @@ use futures::{StreamExt, TryStreamExt};
 use metrics_exporter_prometheus::PrometheusHandle;
 use minhu_contracts::v1::ops_service_server::{OpsService, OpsServiceServer};
 use minhu_contracts::v1::{
-    ChannelHealth, ConsumerHealth, GatewayStats, QueueHealthRequest, QueueHealthResponse,
-    StreamHealth, UnitHealth,
+    ChannelHealth, ConsumerHealth, GatewayStats, HotspotsRequest, HotspotsResponse,
+    QueueHealthRequest, QueueHealthResponse, StreamHealth, UnitHealth,
 };
 use minhu_core::bus::Bus;
 use minhu_core::deadlines::timestamp;
@@ -30,6 +32,7 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
+use crate::clusters::ClusterBook;
 use crate::performance::PerformanceBook;
 use crate::projection::UnitBoard;
 use minhu_contracts::v1::{UnitPerformanceRequest, UnitPerformanceResponse};
@@ -41,6 +44,7 @@ pub struct Ops {
     bus: Bus,
     board: UnitBoard,
     performance: PerformanceBook,
+    clusters: ClusterBook,
     unit_names: HashMap<String, String>,
     token_digest: [u8; 32],
 }
@@ -51,20 +55,23 @@ impl Ops {
             bus,
             board: UnitBoard::default(),
             performance: PerformanceBook::default(),
+            clusters: ClusterBook::default(),
             unit_names,
             token_digest,
         }
     }
 
-    pub fn board(&self) -> UnitBoard {
-        self.board.clone()
+    /// Follows the case events into every projection of this role (one ordered consumer).
+    pub async fn follow(self, bus: Bus, shutdown: impl std::future::Future<Output = ()>) {
+        crate::events::follow_case_events(bus, "ops", shutdown, |event| {
+            self.board.apply(event);
+            self.performance.apply(event);
+            self.clusters.apply(event);
+        })
+        .await;
     }
 
     /// The performance book, to follow the case events (the caller spawns its `follow`).
-    pub fn performance(&self) -> PerformanceBook {
-        self.performance.clone()
-    }
-
     pub fn into_service(self) -> OpsServiceServer<Ops> {
         OpsServiceServer::new(self)
     }
@@ -275,6 +282,29 @@ async fn consumer_health(
 
 #[tonic::async_trait]
 impl OpsService for Ops {
+    async fn hotspots(
+        &self,
+        request: Request<HotspotsRequest>,
+    ) -> Result<Response<HotspotsResponse>, Status> {
+        self.authenticate(&request)?;
+        let r = request.into_inner();
+        let window = match r.window_seconds {
+            0 => 86_400,
+            w => w,
+        };
+        let top = match r.top {
+            0 => 20,
+            n => n as usize,
+        };
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        Ok(Response::new(HotspotsResponse {
+            clusters: self
+                .clusters
+                .top(&r.area_prefix, &r.category, i64::from(window), now, top),
+            window_seconds: window,
+        }))
+    }
+
     async fn unit_performance(
         &self,
         request: Request<UnitPerformanceRequest>,

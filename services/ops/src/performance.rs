@@ -8,14 +8,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use async_nats::jetstream::consumer::{DeliverPolicy, pull};
-use futures::StreamExt;
 use minhu_contracts::v1::{CaseEvent, Performance, Rating, case_event};
-use minhu_core::bus::Bus;
 use minhu_core::metrics::PerformanceRatios;
-use prost::Message;
 
 /// Counts of one unit or category.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -217,64 +212,6 @@ impl PerformanceBook {
         };
         (sorted(&book.units), sorted(&book.categories))
     }
-
-    /// Follows the case events from the start of the stream until `shutdown`; reconnects with
-    /// backoff when the bus is away, resuming after the last event applied.
-    pub async fn follow(self, bus: Bus, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let mut next_sequence = 1u64;
-        let mut backoff = Duration::from_millis(200);
-        loop {
-            let config = pull::OrderedConfig {
-                deliver_policy: DeliverPolicy::ByStartSequence {
-                    start_sequence: next_sequence,
-                },
-                ..Default::default()
-            };
-            let messages = async {
-                let consumer = bus.case_events.create_consumer(config).await?;
-                Ok::<_, async_nats::Error>(consumer.messages().await?)
-            };
-            let mut messages = tokio::select! {
-                _ = &mut shutdown => return,
-                m = messages => match m {
-                    Ok(m) => m,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "performance book cannot follow case events; retrying");
-                        tokio::select! {
-                            _ = &mut shutdown => return,
-                            _ = tokio::time::sleep(backoff) => {}
-                        }
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
-                        continue;
-                    }
-                },
-            };
-            backoff = Duration::from_millis(200);
-            loop {
-                let next = tokio::select! {
-                    _ = &mut shutdown => return,
-                    next = messages.next() => next,
-                };
-                match next {
-                    Some(Ok(message)) => {
-                        if let Ok(info) = message.info() {
-                            next_sequence = info.stream_sequence + 1;
-                        }
-                        match CaseEvent::decode(message.payload.clone()) {
-                            Ok(event) => self.apply(&event),
-                            Err(e) => tracing::warn!(error = %e, "case event does not decode"),
-                        }
-                    }
-                    Some(Err(e)) => {
-                        tracing::warn!(error = %e, "case event feed interrupted");
-                        break;
-                    }
-                    None => break,
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -302,10 +239,10 @@ mod tests {
 
     #[test]
     fn rates_follow_the_cases_of_each_unit_and_category() {
-        use case_event::Event::*;
+        use case_event::Event as E;
         let book = PerformanceBook::default();
         let triaged = |category: &str| {
-            Triaged(Triaged {
+            E::Triaged(Triaged {
                 classification: Some(Classification {
                     category: category.into(),
                     ..Default::default()
@@ -314,24 +251,24 @@ mod tests {
             })
         };
         let dispatched = |unit: &str| {
-            Dispatched(Dispatched {
+            E::Dispatched(Dispatched {
                 unit_id: unit.into(),
                 ..Default::default()
             })
         };
         let signed = |unit: &str| {
-            SignedFor(SignedFor {
+            E::SignedFor(SignedFor {
                 unit_id: unit.into(),
             })
         };
         let closed = |unit: &str| {
-            Closed(Closed {
+            E::Closed(Closed {
                 unit_id: unit.into(),
                 summary: String::new(),
             })
         };
         let rated = |rating: Rating| {
-            Evaluated(Evaluated {
+            E::Evaluated(Evaluated {
                 rating: rating as i32,
                 comment: String::new(),
             })
@@ -345,7 +282,7 @@ mod tests {
             on("a", rated(Rating::Unsatisfied)),
             on(
                 "a",
-                ReviewRequested(ReviewRequested {
+                E::ReviewRequested(ReviewRequested {
                     route: route("county"),
                     ..Default::default()
                 }),
@@ -356,14 +293,14 @@ mod tests {
             on("b", signed("town")),
             on(
                 "b",
-                DeadlineOverdue(DeadlineOverdue {
+                E::DeadlineOverdue(DeadlineOverdue {
                     unit_id: "town".into(),
                     ..Default::default()
                 }),
             ),
             on(
                 "b",
-                DeadlineOverdue(DeadlineOverdue {
+                E::DeadlineOverdue(DeadlineOverdue {
                     unit_id: "town".into(),
                     milestone: "another".into(),
                     ..Default::default()
@@ -371,7 +308,7 @@ mod tests {
             ),
             on(
                 "b",
-                Escalated(Escalated {
+                E::Escalated(Escalated {
                     unit_id: "town".into(),
                     ..Default::default()
                 }),
@@ -383,14 +320,14 @@ mod tests {
             on("c", dispatched("town")),
             on(
                 "c",
-                Returned(Returned {
+                E::Returned(Returned {
                     unit_id: "town".into(),
                     ..Default::default()
                 }),
             ),
             on(
                 "c",
-                Reassigned(Reassigned {
+                E::Reassigned(Reassigned {
                     from_unit_id: "town".into(),
                     route: route("bureau"),
                     reason: String::new(),

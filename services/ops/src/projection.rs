@@ -9,11 +9,7 @@ use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{DeliverPolicy, pull};
-use futures::StreamExt;
 use minhu_contracts::v1::{CaseEvent, case_event};
-use minhu_core::bus::Bus;
-use prost::Message;
 use time::OffsetDateTime;
 
 /// One open case as the board sees it.
@@ -186,6 +182,13 @@ impl UnitBoard {
                 }))
             }),
             Some(Event::Closed(_)) => current.map(|_| None),
+            // The clock's deadlines replace triage's calendar-day ones; none while paused.
+            Some(Event::DeadlinesSet(d)) => current.map(|c| {
+                Some(OpenCase {
+                    handling_due_at: d.handling_due_at.as_ref().and_then(at),
+                    ..c.clone()
+                })
+            }),
             _ => None,
         };
         if let Some(next) = next {
@@ -220,63 +223,6 @@ impl UnitBoard {
                 (unit.clone(), figures)
             })
             .collect()
-    }
-
-    /// Follows the case events until `shutdown`; reconnects with backoff when the bus is away.
-    pub async fn follow(self, bus: Bus, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let mut next_sequence = 1u64;
-        let mut backoff = Duration::from_millis(200);
-        loop {
-            let config = pull::OrderedConfig {
-                deliver_policy: DeliverPolicy::ByStartSequence {
-                    start_sequence: next_sequence,
-                },
-                ..Default::default()
-            };
-            let messages = async {
-                let consumer = bus.case_events.create_consumer(config).await?;
-                Ok::<_, async_nats::Error>(consumer.messages().await?)
-            };
-            let mut messages = tokio::select! {
-                _ = &mut shutdown => return,
-                m = messages => match m {
-                    Ok(m) => m,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "unit board cannot follow case events; retrying");
-                        tokio::select! {
-                            _ = &mut shutdown => return,
-                            _ = tokio::time::sleep(backoff) => {}
-                        }
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
-                        continue;
-                    }
-                },
-            };
-            backoff = Duration::from_millis(200);
-            loop {
-                let next = tokio::select! {
-                    _ = &mut shutdown => return,
-                    next = messages.next() => next,
-                };
-                match next {
-                    Some(Ok(message)) => {
-                        if let Ok(info) = message.info() {
-                            next_sequence = info.stream_sequence + 1;
-                        }
-                        match CaseEvent::decode(message.payload.clone()) {
-                            Ok(event) => self.apply(&event),
-                            Err(e) => tracing::warn!(error = %e, "case event does not decode"),
-                        }
-                    }
-                    Some(Err(e)) => {
-                        tracing::warn!(error = %e, "case event feed interrupted");
-                        break;
-                    }
-                    None => break,
-                }
-            }
-        }
     }
 }
 
@@ -348,6 +294,29 @@ mod tests {
         let figures = board.figures(day(20));
         assert_eq!((figures["u1"].open, figures["u1"].unsigned), (1, 0));
         assert_eq!((figures["u2"].open, figures["u2"].unsigned), (1, 1));
+    }
+
+    #[test]
+    fn the_clock_deadlines_decide_what_is_overdue() {
+        let board = UnitBoard::default();
+        let day = |d: u8| datetime!(2026-11-01 00:00 UTC).replace_day(d).unwrap();
+        board.apply(&dispatched("a", "u1", day(1), day(30)));
+        assert_eq!(board.figures(day(10))["u1"].overdue, 0);
+        let set = |due: Option<OffsetDateTime>| CaseEvent {
+            case_id: "a".into(),
+            event: Some(case_event::Event::DeadlinesSet(
+                minhu_contracts::v1::DeadlinesSet {
+                    handling_due_at: due.map(timestamp),
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        };
+        board.apply(&set(Some(day(5))));
+        assert_eq!(board.figures(day(10))["u1"].overdue, 1);
+        // Paused: no deadline runs.
+        board.apply(&set(None));
+        assert_eq!(board.figures(day(10))["u1"].overdue, 0);
     }
 
     #[test]
