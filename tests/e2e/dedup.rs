@@ -62,6 +62,12 @@ async fn a_growing_cluster_raises_a_hotspot_and_a_wrong_merge_is_split_out() {
     let evidence = view.dedup.unwrap();
     assert_eq!(evidence.matched_case_id, lead.tracking_number);
     assert!(evidence.containment > 0.6, "{evidence:?}");
+    // The member's petitioner is pointed to the case that carries the matter, and its unit.
+    let tracked = app.track(&members[0]).await.unwrap();
+    assert_eq!(tracked.status, CaseStatus::Merged as i32);
+    assert_eq!(tracked.duplicate_of, lead.tracking_number);
+    assert_eq!(tracked.original_status, CaseStatus::Dispatched as i32);
+    assert_eq!(tracked.unit.unwrap().id, "pujiang-huangzhai");
 
     // Three people on one matter: the lead is a hotspot.
     let deadline = Instant::now() + Duration::from_secs(20);

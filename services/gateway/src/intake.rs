@@ -248,14 +248,25 @@ impl Intake {
     }
 
     async fn answer_from_view(&self, view: CaseView) -> Result<TrackResponse, Status> {
-        let original_status = if view.duplicate_of.is_empty() {
-            CaseStatus::Unspecified as i32
+        // A repeat or a merged petition is answered by the case that carries the matter.
+        let carrier = if view.cluster_lead.is_empty() {
+            view.duplicate_of.clone()
         } else {
-            self.case_view(&view.duplicate_of)
-                .await?
-                .map_or(CaseStatus::Received as i32, |original| original.status)
+            view.cluster_lead.clone()
         };
-        let unit = view.route.as_ref().map(|r| Unit {
+        let (original_status, reply, route) = if carrier.is_empty() {
+            (
+                CaseStatus::Unspecified as i32,
+                view.reply.clone(),
+                view.route.clone(),
+            )
+        } else {
+            match self.case_view(&carrier).await? {
+                Some(original) => (original.status, original.reply, original.route),
+                None => (CaseStatus::Received as i32, String::new(), None),
+            }
+        };
+        let unit = route.as_ref().map(|r| Unit {
             name: self
                 .unit_names
                 .get(&r.lead_unit_id)
@@ -271,8 +282,9 @@ impl Intake {
             unit,
             deadlines: view.deadlines,
             history: view.history,
-            duplicate_of: view.duplicate_of,
+            duplicate_of: carrier,
             original_status,
+            reply,
         })
     }
 }
