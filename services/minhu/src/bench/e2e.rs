@@ -36,6 +36,9 @@ impl E2eBench {
         let mut settings = Settings::defaults();
         settings.gateway.listen = "127.0.0.1:0".parse()?;
         settings.ops.metrics_listen = None;
+        // The benchmark measures the pipeline, not the per-channel fairness limit.
+        settings.gateway.submit_rate_per_channel = 1_000_000;
+        settings.gateway.submit_burst = 1_000_000;
         let app = App::build(settings, nats.url(), &Role::ALL).await?;
         let addr = app.grpc_addr().expect("the gateway serves gRPC");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
