@@ -35,7 +35,7 @@ pub struct Rules {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Record this event (as actor "clock"), then ask again.
-    Record(Event),
+    Record(Box<Event>),
     /// Nothing is due now: wake up at this instant, or never (case closed, clock stopped,
     /// nothing left to watch).
     Wait(Option<Wake>),
@@ -87,7 +87,7 @@ pub fn next_step(view: &CaseView, rules: &Rules, now: OffsetDateTime) -> Result<
         || view.calendar_gap != set.calendar_gap
         || handling_due_at != set.handling_due_at
     {
-        return Ok(Step::Record(Event::DeadlinesSet(set)));
+        return Ok(Step::Record(Box::new(Event::DeadlinesSet(set))));
     }
 
     let lead = view
@@ -113,21 +113,25 @@ pub fn next_step(view: &CaseView, rules: &Rules, now: OffsetDateTime) -> Result<
         let due_at = Some(timestamp(due.due_at));
         let overdue = state.overdue_limit == limit;
         if !overdue && now >= due.due_at {
-            return Ok(Step::Record(Event::DeadlineOverdue(DeadlineOverdue {
-                milestone: name.to_owned(),
-                due_at,
-                unit_id: lead,
-                limit,
-            })));
+            return Ok(Step::Record(Box::new(Event::DeadlineOverdue(
+                DeadlineOverdue {
+                    milestone: name.to_owned(),
+                    due_at,
+                    unit_id: lead,
+                    limit,
+                },
+            ))));
         }
         // A warning after the deadline has passed tells nobody anything.
         if !overdue && state.warned_limit != limit && now >= due.warn_at {
-            return Ok(Step::Record(Event::DeadlineWarned(DeadlineWarned {
-                milestone: name.to_owned(),
-                due_at,
-                unit_id: lead,
-                limit,
-            })));
+            return Ok(Step::Record(Box::new(Event::DeadlineWarned(
+                DeadlineWarned {
+                    milestone: name.to_owned(),
+                    due_at,
+                    unit_id: lead,
+                    limit,
+                },
+            ))));
         }
         let escalated = if state.escalated_limit == limit {
             state.escalation_level
@@ -142,14 +146,14 @@ pub fn next_step(view: &CaseView, rules: &Rules, now: OffsetDateTime) -> Result<
             && let Some(step) = next_escalation
             && now >= step.at
         {
-            return Ok(Step::Record(Event::Escalated(Escalated {
+            return Ok(Step::Record(Box::new(Event::Escalated(Escalated {
                 milestone: name.to_owned(),
                 due_at,
                 to_unit_id: supervisor_at(&rules.supervisors, &lead, step.level),
                 unit_id: lead,
                 level: u32::from(step.level),
                 limit,
-            })));
+            }))));
         }
         let upcoming = [
             (!overdue && state.warned_limit != limit).then(|| (due.warn_at, "warning".to_owned())),
@@ -262,21 +266,35 @@ fn extensions(view: &CaseView, policy: &Policy, round: Round) -> Vec<Extension> 
     }]
 }
 
-/// The deadlines to record: every started milestone, in the policy's order.
+/// The deadlines to record: every started milestone, in the policy's order. The handling
+/// deadline is the round's final milestone's; before that one starts (a 信访 case waits for 受理)
+/// the lead unit works against the earliest deadline it has.
 fn deadlines_set(policy: &Policy, round: Round, schedule: &minhu_clock::Schedule) -> DeadlinesSet {
     let final_milestone = policy.final_milestone(round).map(|r| r.milestone);
-    let mut handling_due_at = None;
-    let deadlines = schedule
-        .milestones
-        .iter()
-        .filter_map(|m| {
-            let deadline = deadline(m)?;
-            if Some(m.milestone) == final_milestone {
-                handling_due_at = deadline.due_at;
-            }
-            Some(deadline)
-        })
-        .collect();
+    let mut final_started = false;
+    let mut final_due = None;
+    let mut earliest_due: Option<OffsetDateTime> = None;
+    for m in &schedule.milestones {
+        if Some(m.milestone) == final_milestone {
+            final_started = m.status != Status::NotStarted;
+        }
+        let Status::Scheduled(due) = &m.status else {
+            continue;
+        };
+        if Some(m.milestone) == final_milestone {
+            final_due = Some(due.due_at);
+        }
+        if m.milestone != Milestone::ObjectionWindow {
+            earliest_due = Some(earliest_due.map_or(due.due_at, |e| e.min(due.due_at)));
+        }
+    }
+    let handling_due_at = if final_started {
+        final_due
+    } else {
+        earliest_due
+    }
+    .map(timestamp);
+    let deadlines = schedule.milestones.iter().filter_map(deadline).collect();
     DeadlinesSet {
         policy_id: policy.id.clone(),
         deadlines,
@@ -447,8 +465,8 @@ mod tests {
         loop {
             match next_step(view, rules, now).unwrap() {
                 Step::Record(event) => {
-                    record(view, now, "clock", event.clone());
-                    recorded.push(event);
+                    record(view, now, "clock", (*event).clone());
+                    recorded.push(*event);
                     assert!(recorded.len() < 20, "the clock does not settle");
                 }
                 Step::Wait(wake) => return (recorded, wake),
@@ -489,6 +507,11 @@ mod tests {
             Some(timestamp(datetime!(2026-12-05 00:00 +8)))
         );
         assert_eq!(view.deadlines[0].limit, "5 working_days");
+        // Until 受理, the unit works against the acceptance notice.
+        assert_eq!(
+            view.clock.as_ref().unwrap().handling_due_at,
+            view.deadlines[0].due_at
+        );
         assert_eq!(
             wake.unwrap(),
             Wake {

@@ -149,7 +149,7 @@ impl ClockWorker {
                 Step::Record(event) => {
                     match self
                         .store
-                        .commit(&current, ACTOR, event.clone(), timestamp(now))
+                        .commit(&current, ACTOR, (*event).clone(), timestamp(now))
                         .await
                     {
                         Ok(next) => {

@@ -852,7 +852,10 @@ mod tests {
             (30, 30, 2)
         );
         assert_eq!(resolution.met_at.unwrap().seconds, 1_800_000_018);
-        assert_eq!(state("acceptance_notice").met_at.unwrap().seconds, 1_800_000_017);
+        assert_eq!(
+            state("acceptance_notice").met_at.unwrap().seconds,
+            1_800_000_017
+        );
         assert_eq!(clock.accepted_at.unwrap().seconds, 1_800_000_017);
         assert_eq!(clock.review_requested_at.unwrap().seconds, 1_800_000_019);
         let notes: Vec<_> = view.history.iter().map(|h| h.note.as_str()).collect();

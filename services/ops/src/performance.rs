@@ -104,6 +104,9 @@ fn bump(
     change(categories.entry(category.to_owned()).or_default());
 }
 
+/// Counts by unit or by category, sorted by key.
+pub type Figures = Vec<(String, Counts)>;
+
 /// The category key of a case triage could not classify.
 const UNCLASSIFIED: &str = "未分类";
 
@@ -203,7 +206,7 @@ impl PerformanceBook {
     }
 
     /// Every unit's and every category's counts, each sorted by key.
-    pub fn figures(&self) -> (Vec<(String, Counts)>, Vec<(String, Counts)>) {
+    pub fn figures(&self) -> (Figures, Figures) {
         let book = self.inner.lock().expect("performance lock");
         let sorted = |map: &HashMap<String, Counts>| {
             let mut out: Vec<_> = map.iter().map(|(k, c)| (k.clone(), *c)).collect();
