@@ -54,7 +54,6 @@ impl OpsBench {
         let app = App::build(settings, nats.url(), &roles).await?;
         let addr = app.grpc_addr().expect("the ops role serves gRPC");
         let js = app.bus().js.clone();
-        let scratch_bus = app.bus().clone();
 
         let events = self.events(OffsetDateTime::now_utc());
         let started = Instant::now();
@@ -77,42 +76,6 @@ impl OpsBench {
         let unsigned: u64 = every_unit.units.iter().map(|u| u.unsigned).sum();
         let overdue: u64 = every_unit.units.iter().map(|u| u.overdue).sum();
 
-        {
-            use futures::TryStreamExt;
-            let bus = scratch_bus.clone();
-            for _ in 0..3 {
-                let t = Instant::now();
-                for s in [&bus.intake, &bus.case_events, &bus.dispatch] {
-                    s.get_info().await?;
-                }
-                let info_ms = t.elapsed().as_secs_f64() * 1e3;
-                let t = Instant::now();
-                let mut n = 0;
-                for s in [&bus.intake, &bus.case_events, &bus.dispatch] {
-                    let mut c = s.consumers();
-                    while let Some(c) = c.try_next().await? {
-                        n += 1;
-                        let _ = c;
-                    }
-                }
-                let list_ms = t.elapsed().as_secs_f64() * 1e3;
-                let t = Instant::now();
-                let mut keys = bus.ops.keys().await?;
-                let mut k = 0;
-                while let Some(key) = keys.next().await {
-                    bus.ops.get(key?).await?;
-                    k += 1;
-                }
-                let kv_ms = t.elapsed().as_secs_f64() * 1e3;
-                let t = Instant::now();
-                let f = every_unit.units.len();
-                let _ = f;
-                println!(
-                    "scratch info_ms={info_ms:.2} list_ms={list_ms:.2} consumers={n} kv_ms={kv_ms:.2} keys={k} {:?}",
-                    t.elapsed()
-                );
-            }
-        }
         let mut samples = Vec::with_capacity(self.calls);
         for _ in 0..self.calls {
             let started = Instant::now();
