@@ -1,6 +1,7 @@
 //! What every minhu role shares.
 //!
 //! - [`config`]: settings with embedded defaults, a file and environment overrides.
+//! - [`consumer`]: the loop of every durable pull consumer.
 //! - [`credentials`]: bearer tokens held as digests.
 //! - [`domain`]: types that parse on construction (channel and unit ids, division codes,
 //!   tracking numbers).
@@ -13,6 +14,7 @@
 pub mod bus;
 pub mod case;
 pub mod config;
+pub mod consumer;
 pub mod credentials;
 pub mod deadlines;
 pub mod domain;

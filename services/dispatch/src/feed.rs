@@ -6,11 +6,11 @@
 use std::future::Future;
 use std::time::Duration;
 
+use async_nats::jetstream;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
-use async_nats::jetstream::{self, AckKind};
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use minhu_contracts::bus;
 use minhu_contracts::v1::{
     CaseEvent, CaseStatus, CaseView, DispatchedCase, RouteDecision, UnitEvent, Withdrawn,
@@ -18,12 +18,12 @@ use minhu_contracts::v1::{
 };
 use minhu_core::bus::Bus;
 use minhu_core::case::{CaseStore, StoreError};
+use minhu_core::consumer::{self, Verdict};
 use prost::Message;
 
 use crate::service::index_value;
 
 const CONCURRENCY: usize = 8;
-const RETRY_DELAY: Duration = Duration::from_millis(500);
 
 /// What one unit gets from one case event.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,72 +153,34 @@ impl FeedWorker {
         }
     }
 
-    /// Follows the case events until `shutdown`; messages in hand finish before it returns.
+    /// Follows the case events until `shutdown` (see [`consumer::run`]).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
-        let shutdown = shutdown.boxed().shared();
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            let pulled = tokio::select! {
-                _ = shutdown.clone() => return,
-                pulled = async {
-                    let consumer = self
-                        .bus
-                        .case_events
-                        .get_or_create_consumer(
-                            bus::FEED_CONSUMER,
-                            pull::Config {
-                                durable_name: Some(bus::FEED_CONSUMER.to_owned()),
-                                description: Some("minhu dispatch: unit feeds and the unit index".into()),
-                                ack_policy: AckPolicy::Explicit,
-                                deliver_policy: DeliverPolicy::All,
-                                ack_wait: Duration::from_secs(30),
-                                ..Default::default()
-                            },
-                        )
-                        .await?;
-                    Ok::<_, async_nats::Error>(consumer.messages().await?)
-                } => pulled,
-            };
-            let messages = match pulled {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "cannot follow the case events");
-                    tokio::select! {
-                        _ = shutdown.clone() => return,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                    continue;
-                }
-            };
-            backoff = Duration::from_millis(100);
-            messages
-                .take_until(shutdown.clone())
-                .for_each_concurrent(CONCURRENCY, |message| async {
-                    match message {
-                        Ok(message) => self.handle_and_ack(message).await,
-                        Err(e) => tracing::warn!(error = %e, "case event pull interrupted"),
-                    }
-                })
-                .await;
-        }
-    }
-
-    async fn handle_and_ack(&self, message: jetstream::Message) {
-        let ack = match self.handle(&message).await {
-            Ok(()) => message.double_ack().await,
-            Err(FeedError::Poison(reason)) => {
-                tracing::error!(%reason, "case event cannot be delivered");
-                message.ack_with(AckKind::Term).await
-            }
-            Err(FeedError::Transient(e)) => {
-                tracing::debug!(error = %e, "feed step failed; will retry");
-                message.ack_with(AckKind::Nak(Some(RETRY_DELAY))).await
-            }
+        let config = pull::Config {
+            durable_name: Some(bus::FEED_CONSUMER.to_owned()),
+            description: Some("minhu dispatch: unit feeds and the unit index".into()),
+            ack_policy: AckPolicy::Explicit,
+            deliver_policy: DeliverPolicy::All,
+            ack_wait: Duration::from_secs(30),
+            ..Default::default()
         };
-        if let Err(e) = ack {
-            tracing::warn!(error = %e, "feed acknowledgement not confirmed; it will be redelivered");
-        }
+        consumer::run(
+            self.bus.case_events.clone(),
+            bus::FEED_CONSUMER,
+            config,
+            CONCURRENCY,
+            shutdown.boxed().shared(),
+            |message| {
+                let worker = &self;
+                async move {
+                    match worker.handle(&message).await {
+                        Ok(()) => Verdict::Done,
+                        Err(FeedError::Poison(reason)) => Verdict::Poison(reason),
+                        Err(FeedError::Transient(e)) => Verdict::Retry(e.to_string()),
+                    }
+                }
+            },
+        )
+        .await;
     }
 
     async fn handle(&self, message: &jetstream::Message) -> Result<(), FeedError> {

@@ -16,12 +16,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_nats::jetstream;
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
-use async_nats::jetstream::{self, AckKind};
 use bytes::Bytes;
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use minhu_contracts::bus;
 use minhu_contracts::v1::{
     CaseEvent, CaseStatus, CaseView, Dispatched, DispatchedCase, HistoryEntry, HotspotRaised,
@@ -30,6 +30,7 @@ use minhu_contracts::v1::{
 use minhu_core::bus::Bus;
 use minhu_core::case::{self, CaseStore, StoreError};
 use minhu_core::config::{DeadlineSettings, DedupSettings, TriageSettings};
+use minhu_core::consumer::{self, Verdict};
 use minhu_core::deadlines::{self, timestamp};
 use minhu_core::domain::TrackingNumber;
 use minhu_core::metrics;
@@ -43,8 +44,6 @@ use crate::near::{self, NearIndex};
 
 /// Messages handled at once by one worker; the bus round trips, not the CPU, bound a step.
 const CONCURRENCY: usize = 16;
-/// Delay before a message that failed on a transient error is tried again.
-const RETRY_DELAY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TriageError {
@@ -118,63 +117,39 @@ impl TriageWorker {
 
     /// The durable consumer every triage instance shares: each message goes to one of them.
     pub async fn consumer(&self) -> Result<PullConsumer, async_nats::Error> {
-        let config = pull::Config {
+        Ok(self
+            .bus
+            .intake
+            .get_or_create_consumer(bus::TRIAGE_CONSUMER, self.consumer_config())
+            .await?)
+    }
+
+    fn consumer_config(&self) -> pull::Config {
+        pull::Config {
             durable_name: Some(bus::TRIAGE_CONSUMER.to_owned()),
             description: Some("minhu triage: classify, dedup, route, dispatch".to_owned()),
             ack_policy: AckPolicy::Explicit,
             ack_wait: Duration::from_secs(self.settings.ack_wait_secs),
             max_deliver: self.settings.max_deliver,
             ..Default::default()
-        };
-        Ok(self
-            .bus
-            .intake
-            .get_or_create_consumer(bus::TRIAGE_CONSUMER, config)
-            .await?)
-    }
-
-    /// Pulls and handles messages until `shutdown` resolves; then stops pulling and lets the
-    /// messages in hand finish (and be acknowledged) before returning. While NATS is away it
-    /// waits for it (capped exponential backoff) instead of failing: the durable consumer keeps
-    /// our place on the server.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
-        // Shared, so it can be awaited again after it has fired.
-        let shutdown = shutdown.boxed().shared();
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            let pulled = tokio::select! {
-                _ = shutdown.clone() => return,
-                pulled = async {
-                    let consumer = self.consumer().await?;
-                    Ok::<_, async_nats::Error>(consumer.messages().await?)
-                } => pulled,
-            };
-            let messages = match pulled {
-                Ok(messages) => messages,
-                Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "cannot pull from the intake stream");
-                    tokio::select! {
-                        _ = shutdown.clone() => return,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                    continue;
-                }
-            };
-            backoff = Duration::from_millis(100);
-            messages
-                .take_until(shutdown.clone())
-                .for_each_concurrent(CONCURRENCY, |message| async {
-                    match message {
-                        Ok(message) => self.handle_and_ack(message).await,
-                        Err(e) => tracing::warn!(error = %e, "intake pull interrupted"),
-                    }
-                })
-                .await;
         }
     }
 
-    async fn handle_and_ack(&self, message: jetstream::Message) {
+    /// Pulls and handles messages until `shutdown` resolves (see [`consumer::run`]).
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        consumer::run(
+            self.bus.intake.clone(),
+            bus::TRIAGE_CONSUMER,
+            self.consumer_config(),
+            CONCURRENCY,
+            shutdown.boxed().shared(),
+            |message| self.handle_counted(message),
+        )
+        .await;
+    }
+
+    /// Handles one message and counts the outcome; the runner acknowledges.
+    async fn handle_counted(&self, message: jetstream::Message) -> Verdict {
         let started = std::time::Instant::now();
         let handled = self.handle(&message).await;
         let label = match &handled {
@@ -185,24 +160,13 @@ impl TriageWorker {
             Err(TriageError::Transient(_)) => "retry",
         };
         metrics::triage_message(label, started.elapsed());
-        let ack = match handled {
+        match handled {
             Ok(outcome) => {
                 tracing::debug!(?outcome, "petition triaged");
-                // double_ack waits for the server to confirm, so a lost ack shows up here and
-                // the (idempotent) redelivery follows, instead of passing unnoticed.
-                message.double_ack().await
+                Verdict::Done
             }
-            Err(TriageError::Poison(reason)) => {
-                tracing::error!(%reason, "intake message cannot be handled; left in the archive");
-                message.ack_with(AckKind::Term).await
-            }
-            Err(TriageError::Transient(e)) => {
-                tracing::warn!(error = %e, "triage step failed; will retry");
-                message.ack_with(AckKind::Nak(Some(RETRY_DELAY))).await
-            }
-        };
-        if let Err(e) = ack {
-            tracing::warn!(error = %e, "acknowledgement not confirmed; the message will be redelivered");
+            Err(TriageError::Poison(reason)) => Verdict::Poison(reason),
+            Err(TriageError::Transient(e)) => Verdict::Retry(e.to_string()),
         }
     }
 
