@@ -98,13 +98,13 @@ impl NearIndex {
                     .map_err(|e| IndexError::Unavailable(e.into()))?
                 {
                     let first = String::from_utf8_lossy(&first).into_owned();
-                    if first != case_id && !candidates.iter().any(|c| c.id == first) {
-                        if let Some(c) = self
+                    if first != case_id
+                        && !candidates.iter().any(|c| c.id == first)
+                        && let Some(c) = self
                             .candidate(store, cases, &first, &sketch.fingerprint)
                             .await?
-                        {
-                            candidates.push(c);
-                        }
+                    {
+                        candidates.push(c);
                     }
                 }
             }
