@@ -608,6 +608,56 @@ async fn roles_as_processes_on_a_cluster_report_a_known_workload_and_follow_nats
         );
     }
 
+    // What an operator on a shell sees: `minhu top --once` against the ops process.
+    let top = {
+        let addr = ops.grpc_url();
+        tokio::task::spawn_blocking(move || {
+            Command::new(minhu_bin())
+                .args(["top", "--once", "--units", "20", "--interval-ms", "200"])
+                .args(["--addr", &addr, "--token", OPS_TOKEN])
+                .env("NO_COLOR", "1")
+                .output()
+                .expect("run minhu top")
+        })
+        .await
+        .expect("minhu top ran")
+    };
+    let frame = String::from_utf8_lossy(&top.stdout);
+    assert!(
+        top.status.success(),
+        "minhu top --once failed: {}",
+        String::from_utf8_lossy(&top.stderr)
+    );
+    let row = |first: &str| -> Vec<String> {
+        frame
+            .lines()
+            .map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .find(|words| words.first().map(String::as_str) == Some(first))
+            .unwrap_or_else(|| panic!("no {first} row in:\n{frame}"))
+    };
+    // STREAM MESSAGES ...; CHANNEL SUBMITTED PER-MINUTE RETRIES REJECTED ...
+    assert_eq!(row(bus::INTAKE_STREAM)[1], "6", "{frame}");
+    let web_row = row("web-portal");
+    assert_eq!(
+        [&web_row[1], &web_row[3], &web_row[4]],
+        ["4", "1", "1"],
+        "{frame}"
+    );
+    assert_eq!(row("hotline-12345")[1], "2", "{frame}");
+    for (unit, n) in &expected_units {
+        // OVERDUE UNSIGNED OPEN OLDEST UNIT NAME
+        let unit_row = frame
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|words| words.get(4) == Some(&unit.as_str()))
+            .unwrap_or_else(|| panic!("no row for {unit} in:\n{frame}"));
+        assert_eq!(
+            unit_row[..3],
+            ["0", &n.to_string(), &n.to_string()],
+            "{frame}"
+        );
+    }
+
     phases.push(("metrics", started.elapsed().as_secs_f64()));
     // The whole cluster goes away: every gRPC role turns NOT_SERVING, the triage process
     // (no gRPC) says so on its gauge; all of it comes back with the cluster.

@@ -67,7 +67,6 @@ impl Top {
             health: Some(&health),
             error: None,
             intake_rate: rate.observe(Instant::now(), &health),
-            interval: self.interval,
             live: false,
         };
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -126,7 +125,6 @@ impl Top {
                 health: last.as_ref(),
                 error,
                 intake_rate: rate.current(),
-                interval: self.interval,
                 live: true,
             };
             let width = size.map_or(usize::MAX, |(_, cols)| cols);
@@ -222,7 +220,6 @@ pub struct Frame<'a> {
     /// Why the latest call failed (the figures shown are then the previous ones).
     pub error: Option<String>,
     pub intake_rate: Option<f64>,
-    pub interval: Duration,
     /// Live view (title says how to quit) or a single printed frame.
     pub live: bool,
 }
@@ -286,13 +283,7 @@ impl Frame<'_> {
             None => {}
         }
         if self.live {
-            line.push(
-                format!(
-                    "  every {} · Ctrl-C quits",
-                    age(self.interval.as_secs_f64())
-                ),
-                Style::Dim,
-            );
+            line.push("  Ctrl-C quits", Style::Dim);
         }
         line
     }
@@ -353,9 +344,9 @@ fn consumers(health: &QueueHealthResponse) -> Vec<Line> {
             "CONSUMER",
             "STREAM",
             "PENDING",
-            "ACK PENDING",
+            "UNACKED",
             "REDELIVERED",
-            "OLDEST UNPROCESSED",
+            "OLDEST",
         ],
         "llrrrr",
     );
@@ -403,7 +394,7 @@ fn channels(health: &QueueHealthResponse) -> Vec<Line> {
             "RETRIES",
             "REJECTED",
             "LAST ACCEPTED",
-            "REJECTED BY REASON",
+            "BY REASON",
         ],
         "lrrrrrl",
     );
@@ -434,34 +425,35 @@ fn unit_rows(health: &QueueHealthResponse, units: usize) -> Vec<Line> {
     if health.units.is_empty() {
         return vec![Line::styled("no open cases", Style::Dim)];
     }
+    // Figures first, in the order the units are ranked by: a narrow terminal cuts names only.
     let mut table = Table::new(
         &[
-            "UNIT (most overdue, then unsigned)",
-            "NAME",
-            "OPEN",
-            "UNSIGNED",
             "OVERDUE",
+            "UNSIGNED",
+            "OPEN",
             "OLDEST UNSIGNED",
+            "UNIT",
+            "NAME",
         ],
-        "llrrrr",
+        "rrrrll",
     );
     for u in health.units.iter().take(units) {
         table.row(vec![
+            Cell::count(u.overdue, Style::Bad),
+            Cell::count(u.unsigned, Style::Warn),
+            Cell::plain(u.open.to_string()),
+            Cell::plain(age(u.oldest_unsigned_age_seconds)),
             Cell::plain(&u.unit_id),
             Cell::plain(&u.unit_name),
-            Cell::plain(u.open.to_string()),
-            Cell::count(u.unsigned, Style::Warn),
-            Cell::count(u.overdue, Style::Bad),
-            Cell::plain(age(u.oldest_unsigned_age_seconds)),
         ]);
     }
     table.lines()
 }
 
-/// A timestamp as `2026-11-27 08:15:03Z` (UTC, like every time minhu prints).
+/// The time of day of a timestamp, `08:15:03Z` (UTC, like every time minhu prints): the view
+/// is about the last minutes, the date would only take room.
 fn clock(at: &prost_types::Timestamp) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]Z");
+    let format = time::macros::format_description!("[hour]:[minute]:[second]Z");
     OffsetDateTime::from_unix_timestamp(at.seconds)
         .ok()
         .and_then(|t| t.format(format).ok())
@@ -813,13 +805,14 @@ mod tests {
             health: Some(&health),
             error: None,
             intake_rate: Some(12.5),
-            interval: Duration::from_secs(1),
             live: true,
         };
         let text: Vec<String> = frame.lines(10).iter().map(Line::text).collect();
         let all = text.join("\n");
-        assert!(text[0].starts_with("minhu top  http://127.0.0.1:50051  2026-11-27 00:55:03Z"));
-        assert!(text[0].contains("NATS connected") && text[0].contains("every 1s"));
+        assert_eq!(
+            text[0],
+            "minhu top  http://127.0.0.1:50051  00:55:03Z  NATS connected  Ctrl-C quits"
+        );
         assert!(
             text[1].starts_with("intake 12.5/s   last 60s: 30 accepted, 2 retries, 4 rejected"),
             "{}",
@@ -827,10 +820,10 @@ mod tests {
         );
         for wanted in [
             "MINHU_INTAKE      1234  3.5 MiB          1      1234",
-            "minhu-triage  MINHU_INTAKE       12            3            0               1m15s",
+            "minhu-triage  MINHU_INTAKE       12        3            0   1m15s",
             "web-portal        30     30.0        2         4              -  conflict=1 invalid=3",
-            "pujiang-huangzhai                   黄宅镇人民政府    40         7        2            3d02h",
-            "pujiang-xianhua                     仙华街道办事处     5         0        0                -",
+            "      2         7    40            3d02h  pujiang-huangzhai  黄宅镇人民政府",
+            "      0         0     5                -  pujiang-xianhua    仙华街道办事处",
         ] {
             assert!(all.contains(wanted), "missing {wanted:?} in:\n{all}");
         }
@@ -858,19 +851,14 @@ mod tests {
             health: Some(&health),
             error: Some("QueueHealth failed: Unavailable: JetStream state is unavailable".into()),
             intake_rate: None,
-            interval: Duration::from_secs(1),
             live: false,
         };
         let lines = frame.lines(5);
-        assert!(
-            lines[0]
-                .text()
-                .ends_with("http://ops:50051  2026-11-27 00:55:03Z")
-        );
+        assert!(lines[0].text().ends_with("http://ops:50051  00:55:03Z"));
         assert!(
             lines[1]
                 .text()
-                .contains("figures below are from 2026-11-27")
+                .ends_with("figures below are from 00:55:03Z")
         );
         assert!(lines[2].text().starts_with("intake -/s"));
         assert!(lines[1].render(usize::MAX, true).starts_with("\x1b[1;31m"));
