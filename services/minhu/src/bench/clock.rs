@@ -34,6 +34,9 @@ pub struct ClockBench {
 struct Seen {
     fired: Vec<u8>,
     lags: Vec<Duration>,
+    /// The lags again, by the tenth of the window the timer's instant falls in: whether late
+    /// firings cluster (the start of the window, a stall) or spread.
+    by_tenth: Vec<Vec<Duration>>,
     early: u64,
 }
 
@@ -61,6 +64,7 @@ impl ClockBench {
         let seen = Arc::new(Mutex::new(Seen {
             fired: vec![0; count],
             lags: Vec::with_capacity(count),
+            by_tenth: vec![Vec::new(); 10],
             early: 0,
         }));
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -94,16 +98,17 @@ impl ClockBench {
                                 .and_then(|i| i.parse().ok())
                                 .ok_or_else(|| ClockError::Poison(timer.case_id.clone()))?;
                             let mut seen = seen.lock().expect("bench lock");
-                            if let Some(fired) = seen.fired.get_mut(index) {
-                                *fired = fired.saturating_add(1);
-                            }
-                            match Duration::try_from(now - at) {
-                                Ok(lag) => seen.lags.push(lag),
-                                Err(_) => {
-                                    seen.early += 1;
-                                    seen.lags.push(Duration::ZERO);
-                                }
-                            }
+                            let Some(fired) = seen.fired.get_mut(index) else {
+                                return Err(ClockError::Poison(timer.case_id.clone()));
+                            };
+                            *fired = fired.saturating_add(1);
+                            let lag = Duration::try_from(now - at).unwrap_or_else(|_| {
+                                seen.early += 1;
+                                Duration::ZERO
+                            });
+                            seen.lags.push(lag);
+                            let tenth = index * 10 / seen.fired.len();
+                            seen.by_tenth[tenth].push(lag);
                             Ok(())
                         }
                         .boxed()
@@ -161,6 +166,12 @@ impl ClockBench {
         let p50 = quantile_ms(&mut seen.lags, 0.50);
         let p99 = quantile_ms(&mut seen.lags, 0.99);
         let max = quantile_ms(&mut seen.lags, 1.0);
+        let by_tenth: Vec<String> = seen
+            .by_tenth
+            .iter_mut()
+            .map(|lags| format!("{:.0}", quantile_ms(lags, 0.99)))
+            .collect();
+        println!("lag_p99_ms_by_tenth_of_window={}", by_tenth.join(","));
         println!(
             "count={count} window_s={} instances={} armed_in_s={:.1} arm_per_s={:.0} armed_late={armed_late} \
              fired={fired} fired_twice={twice} early={early} lag_p50_ms={p50:.0} lag_max_ms={max:.0} server_rss_mb={}",
