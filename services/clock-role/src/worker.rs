@@ -6,16 +6,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_nats::jetstream;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
-use async_nats::jetstream::stream::Stream as JsStream;
-use async_nats::jetstream::{self, AckKind};
-use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 use minhu_contracts::bus;
 use minhu_contracts::v1::{CaseEvent, ClockTimer, case_event::Event};
 use minhu_core::bus::Bus;
 use minhu_core::case::{CaseStore, StoreError};
 use minhu_core::config::Settings;
+use minhu_core::consumer::{self, Verdict};
 use minhu_core::deadlines::timestamp;
 use minhu_core::metrics;
 use prost::Message;
@@ -32,7 +32,6 @@ const EVENT_CONCURRENCY: usize = 16;
 /// More steps than a case can need at once (deadlines, then per milestone a warning, overdue
 /// and escalations) plus lost races; beyond it the case is retried later.
 const MAX_STEPS: usize = 32;
-const RETRY_DELAY: Duration = Duration::from_millis(500);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClockError {
@@ -102,31 +101,27 @@ impl ClockWorker {
     /// (and is acknowledged) first.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let shutdown = shutdown.boxed().shared();
-        let events = {
-            let worker = self.clone();
-            consume(
-                self.bus.case_events.clone(),
-                events_consumer_config(self.ack_wait),
-                EVENT_CONCURRENCY,
-                move |message| {
-                    let worker = worker.clone();
-                    async move { worker.on_case_event(&message).await }.boxed()
-                },
-                shutdown.clone(),
-            )
-        };
-        let timers = {
-            let worker = self.clone();
-            follow_timers(
-                &self.bus,
-                self.ack_wait,
-                move |timer| {
-                    let worker = worker.clone();
-                    async move { worker.on_timer(timer).await }.boxed()
-                },
-                shutdown,
-            )
-        };
+        let worker = &self;
+        let events = consumer::run(
+            self.bus.case_events.clone(),
+            bus::CLOCK_EVENTS_CONSUMER,
+            pull::Config {
+                durable_name: Some(bus::CLOCK_EVENTS_CONSUMER.to_owned()),
+                description: Some(
+                    "minhu clock: recompute a case's deadlines when it changes".into(),
+                ),
+                ack_policy: AckPolicy::Explicit,
+                deliver_policy: DeliverPolicy::All,
+                ack_wait: self.ack_wait,
+                ..Default::default()
+            },
+            EVENT_CONCURRENCY,
+            shutdown.clone(),
+            |message| async move { verdict(worker.on_case_event(&message).await) },
+        );
+        let timers = follow_timers(&self.bus, self.ack_wait, shutdown, |timer| async move {
+            worker.on_timer(timer).await
+        });
         futures::join!(events, timers);
     }
 
@@ -241,32 +236,32 @@ fn observe(case_id: &str, event: &Event) {
     }
 }
 
-fn events_consumer_config(ack_wait: Duration) -> (String, pull::Config) {
-    (
-        bus::CLOCK_EVENTS_CONSUMER.to_owned(),
-        pull::Config {
-            durable_name: Some(bus::CLOCK_EVENTS_CONSUMER.to_owned()),
-            description: Some("minhu clock: recompute a case's deadlines when it changes".into()),
-            ack_policy: AckPolicy::Explicit,
-            deliver_policy: DeliverPolicy::All,
-            ack_wait,
-            ..Default::default()
-        },
-    )
+/// What the consumer loop does with a message after the clock handled it.
+fn verdict(result: Result<(), ClockError>) -> Verdict {
+    match result {
+        Ok(()) => Verdict::Done,
+        Err(ClockError::Poison(reason)) => Verdict::Poison(reason),
+        // Configuration, not the bus: handling the same case again cannot help.
+        Err(ClockError::Plan(e)) => {
+            tracing::error!(error = %e, "case has no clock");
+            Verdict::Done
+        }
+        Err(e) => Verdict::Retry(e.to_string()),
+    }
 }
 
 /// Takes up fired timers from the durable consumer every clock instance shares, passing each
 /// to `handle`; acknowledges it when `handle` succeeds and hands it back for a retry when not.
 /// Each timer's lag behind its instant goes to `minhu_clock_fire_lag_seconds`.
-pub async fn follow_timers<F>(
+pub async fn follow_timers<F, Fut>(
     bus: &Bus,
     ack_wait: Duration,
+    shutdown: Shared<BoxFuture<'static, ()>>,
     handle: F,
-    shutdown: impl Future<Output = ()> + Send + Clone + 'static,
 ) where
-    F: Fn(ClockTimer) -> BoxFuture<'static, Result<(), ClockError>> + Send + Sync + 'static,
+    F: Fn(ClockTimer) -> Fut,
+    Fut: Future<Output = Result<(), ClockError>>,
 {
-    let handle = Arc::new(handle);
     let config = pull::Config {
         durable_name: Some(bus::CLOCK_TIMER_CONSUMER.to_owned()),
         description: Some("minhu clock: fired case timers, shared by every clock instance".into()),
@@ -274,100 +269,33 @@ pub async fn follow_timers<F>(
         ack_policy: AckPolicy::Explicit,
         deliver_policy: DeliverPolicy::All,
         ack_wait,
-        // A burst of deadlines (the end of a working day) may fire thousands at once.
+        // A burst of deadlines (24:00 of a working day) fires thousands at once.
         max_ack_pending: 20_000,
         ..Default::default()
     };
-    consume(
+    let handle = &handle;
+    consumer::run(
         bus.timers.clone(),
-        (bus::CLOCK_TIMER_CONSUMER.to_owned(), config),
+        bus::CLOCK_TIMER_CONSUMER,
+        config,
         TIMER_CONCURRENCY,
-        move |message| {
-            let handle = handle.clone();
-            async move {
-                let timer = ClockTimer::decode(message.payload.clone())
-                    .map_err(|e| ClockError::Poison(format!("timer does not decode: {e}")))?;
-                if let Some(at) = timer.at.and_then(|t| {
-                    OffsetDateTime::from_unix_timestamp_nanos(
-                        i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos),
-                    )
-                    .ok()
-                }) {
-                    let lag = OffsetDateTime::now_utc() - at;
-                    metrics::clock_fire_lag(lag.try_into().unwrap_or_default());
-                }
-                handle(timer).await
-            }
-            .boxed()
-        },
         shutdown,
+        |message: jetstream::Message| async move {
+            let timer = match ClockTimer::decode(message.payload.clone()) {
+                Ok(timer) => timer,
+                Err(e) => return Verdict::Poison(format!("timer does not decode: {e}")),
+            };
+            if let Some(at) = timer.at.and_then(|t| {
+                OffsetDateTime::from_unix_timestamp_nanos(
+                    i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos),
+                )
+                .ok()
+            }) {
+                let lag = OffsetDateTime::now_utc() - at;
+                metrics::clock_fire_lag(lag.try_into().unwrap_or_default());
+            }
+            verdict(handle(timer).await)
+        },
     )
     .await
-}
-
-/// Pulls from a durable consumer until `shutdown`, `concurrency` messages at a time; waits out
-/// NATS outages with capped backoff (the durable consumer keeps the place on the server).
-async fn consume<F>(
-    stream: JsStream,
-    (name, config): (String, pull::Config),
-    concurrency: usize,
-    handle: F,
-    shutdown: impl Future<Output = ()> + Send + Clone + 'static,
-) where
-    F: Fn(jetstream::Message) -> BoxFuture<'static, Result<(), ClockError>> + Send + Sync,
-{
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let pulled = tokio::select! {
-            _ = shutdown.clone() => return,
-            pulled = async {
-                let consumer = stream.get_or_create_consumer(&name, config.clone()).await?;
-                Ok::<_, async_nats::Error>(consumer.messages().await?)
-            } => pulled,
-        };
-        let messages = match pulled {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(consumer = %name, error = %e, retry_in = ?backoff, "cannot pull");
-                tokio::select! {
-                    _ = shutdown.clone() => return,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-                continue;
-            }
-        };
-        backoff = Duration::from_millis(100);
-        messages
-            .take_until(shutdown.clone())
-            .for_each_concurrent(concurrency, |message| async {
-                let message = match message {
-                    Ok(m) => m,
-                    Err(e) => {
-                        tracing::warn!(consumer = %name, error = %e, "pull interrupted");
-                        return;
-                    }
-                };
-                let ack = match handle(message.clone()).await {
-                    Ok(()) => message.ack().await,
-                    Err(ClockError::Poison(reason)) => {
-                        tracing::error!(consumer = %name, %reason, "message dropped");
-                        message.ack_with(AckKind::Term).await
-                    }
-                    Err(ClockError::Plan(e)) => {
-                        // Configuration, not the bus: retrying the same case cannot help.
-                        tracing::error!(consumer = %name, error = %e, "case has no clock");
-                        message.ack().await
-                    }
-                    Err(e) => {
-                        tracing::debug!(consumer = %name, error = %e, "clock step failed; will retry");
-                        message.ack_with(AckKind::Nak(Some(RETRY_DELAY))).await
-                    }
-                };
-                if let Err(e) = ack {
-                    tracing::warn!(consumer = %name, error = %e, "acknowledgement failed; it will be redelivered");
-                }
-            })
-            .await;
-    }
 }

@@ -79,42 +79,36 @@ impl ClockBench {
             .boxed()
             .shared();
             instances.push(tokio::spawn(async move {
-                follow_timers(
-                    &instance,
-                    Duration::from_secs(5),
-                    move |timer| {
-                        let now = OffsetDateTime::now_utc();
-                        let seen = seen.clone();
-                        async move {
-                            let at = timer.at.unwrap_or_default();
-                            let at = OffsetDateTime::from_unix_timestamp_nanos(
-                                i128::from(at.seconds) * 1_000_000_000 + i128::from(at.nanos),
-                            )
-                            .map_err(|e| ClockError::Poison(e.to_string()))?;
-                            let index: usize = timer
-                                .case_id
-                                .rsplit('-')
-                                .next()
-                                .and_then(|i| i.parse().ok())
-                                .ok_or_else(|| ClockError::Poison(timer.case_id.clone()))?;
-                            let mut seen = seen.lock().expect("bench lock");
-                            let Some(fired) = seen.fired.get_mut(index) else {
-                                return Err(ClockError::Poison(timer.case_id.clone()));
-                            };
-                            *fired = fired.saturating_add(1);
-                            let lag = Duration::try_from(now - at).unwrap_or_else(|_| {
-                                seen.early += 1;
-                                Duration::ZERO
-                            });
-                            seen.lags.push(lag);
-                            let tenth = index * 10 / seen.fired.len();
-                            seen.by_tenth[tenth].push(lag);
-                            Ok(())
-                        }
-                        .boxed()
-                    },
-                    shutdown,
-                )
+                follow_timers(&instance, Duration::from_secs(5), shutdown, move |timer| {
+                    let now = OffsetDateTime::now_utc();
+                    let seen = seen.clone();
+                    async move {
+                        let at = timer.at.unwrap_or_default();
+                        let at = OffsetDateTime::from_unix_timestamp_nanos(
+                            i128::from(at.seconds) * 1_000_000_000 + i128::from(at.nanos),
+                        )
+                        .map_err(|e| ClockError::Poison(e.to_string()))?;
+                        let index: usize = timer
+                            .case_id
+                            .rsplit('-')
+                            .next()
+                            .and_then(|i| i.parse().ok())
+                            .ok_or_else(|| ClockError::Poison(timer.case_id.clone()))?;
+                        let mut seen = seen.lock().expect("bench lock");
+                        let Some(fired) = seen.fired.get_mut(index) else {
+                            return Err(ClockError::Poison(timer.case_id.clone()));
+                        };
+                        *fired = fired.saturating_add(1);
+                        let lag = Duration::try_from(now - at).unwrap_or_else(|_| {
+                            seen.early += 1;
+                            Duration::ZERO
+                        });
+                        seen.lags.push(lag);
+                        let tenth = index * 10 / seen.fired.len();
+                        seen.by_tenth[tenth].push(lag);
+                        Ok(())
+                    }
+                })
                 .await;
             }));
         }
