@@ -4,14 +4,15 @@
 //! cargo run --release -p minhu-classify --example bench -- FILE [TRAIN_CONFIG_JSON]
 //! ```
 //!
-//! Trains on FILE, saves the model to a temporary file, loads it back (measuring the resident
-//! memory it adds, on Linux), and classifies every message of FILE single-threaded.
+//! Trains on FILE, saves the model to a temporary file, measures the resident memory a fresh
+//! process adds by loading it (Linux), and classifies every message of FILE single-threaded.
 
+use std::process::Command;
 use std::time::Instant;
 
 use minhu_classify::{Model, TrainConfig, bench, read_jsonl, train};
 
-/// Resident memory of this process in kB (Linux), for the cost of a loaded model.
+/// Resident memory of this process in kB (Linux).
 fn resident_kb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -20,6 +21,23 @@ fn resident_kb() -> Option<u64> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
+    // The child process: load one model and say what it cost.
+    if let [_, flag, model] = &args[..]
+        && flag == "--load"
+    {
+        let before = resident_kb().unwrap_or(0);
+        let started = Instant::now();
+        let model = Model::load(model)?;
+        let elapsed = started.elapsed();
+        let after = resident_kb().unwrap_or(0);
+        println!(
+            "loaded {} in {:.0}ms, resident memory +{} kB",
+            model.version(),
+            elapsed.as_secs_f64() * 1000.0,
+            after.saturating_sub(before)
+        );
+        return Ok(());
+    }
     let Some(path) = args.get(1) else {
         return Err("usage: bench FILE [TRAIN_CONFIG_JSON]".into());
     };
@@ -40,20 +58,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let file =
         std::env::temp_dir().join(format!("minhu-classify-bench-{}.model", std::process::id()));
     model.save(&file)?;
-    drop(model);
     println!("model file: {} bytes", std::fs::metadata(&file)?.len());
-
-    let before = resident_kb();
-    let started = Instant::now();
-    let model = Model::load(&file)?;
-    let load_time = started.elapsed();
+    let status = Command::new(std::env::current_exe()?)
+        .arg("--load")
+        .arg(&file)
+        .status();
     std::fs::remove_file(&file)?;
-    if let (Some(before), Some(after)) = (before, resident_kb()) {
-        println!(
-            "loaded in {:.0}ms, resident memory +{} kB",
-            load_time.as_secs_f64() * 1000.0,
-            after.saturating_sub(before)
-        );
+    if !status?.success() {
+        return Err("loading the saved model failed".into());
     }
     println!("{}", bench(&model, &examples));
     Ok(())

@@ -4,17 +4,17 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// One labelled petition: `{"title": "...", "body": "...", "label": "..."}`. Either text may be
-/// empty; other fields of a line (ids, timestamps) are ignored.
+/// empty, null or missing; other fields of a line (ids, timestamps) are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Example {
     /// 标题, may be empty.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub title: String,
     /// 内容 (the petition text), may be empty.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub body: String,
     /// The domain label (一级分类), e.g. "城乡建设".
     pub label: String,
@@ -37,6 +37,10 @@ impl Example {
     pub fn has_title_and_body(&self) -> bool {
         !self.title.trim().is_empty() && !self.body.trim().is_empty()
     }
+}
+
+fn null_as_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +102,7 @@ mod tests {
         let text = concat!(
             r#"{"id": 7, "title": "小区停水", "body": "", "label": "城乡建设", "pairing": "none"}"#,
             "\n\n",
-            r#"{"body": "工厂夜里偷排污水", "label": "环境保护"}"#,
+            r#"{"title": null, "body": "工厂夜里偷排污水", "label": "环境保护"}"#,
             "\n"
         );
         let examples = read_jsonl_from(text.as_bytes(), "inline").unwrap();

@@ -142,7 +142,7 @@ impl fmt::Display for EvalReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:>3}  {:<12} {:>9} {:>9} {:>9} {:>8}",
+            "{:>3}  {:<16} {:>9} {:>9} {:>9} {:>8}",
             "#", "label", "precision", "recall", "f1", "support"
         )?;
         for (i, class) in self.classes.iter().enumerate() {
@@ -155,7 +155,7 @@ impl fmt::Display for EvalReport {
                 class.recall,
                 class.f1,
                 class.support,
-                w = pad_width(&class.label, 12),
+                w = pad_width(&class.label, 16),
             )?;
         }
         writeln!(f)?;

@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 pub const MAX_FIELD_CHARS: usize = 100_000;
 
 /// How text becomes features. Stored in the model file: a model is always applied with the
-/// features it was trained with.
+/// features it was trained with. Fields left out of a configuration take their defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct FeatureConfig {
     /// The feature table has 2^`hash_bits` buckets (n-grams that share a bucket share a weight).
     pub hash_bits: u32,
@@ -121,6 +121,8 @@ pub(crate) struct Scratch {
     /// Open-addressing table from bucket to its index in `features`, for one text.
     slots: Vec<u32>,
     pub features: Vec<Feature>,
+    /// The model's row of each feature, looked up before scoring.
+    pub rows: Vec<u32>,
 }
 
 const EMPTY_SLOT: u32 = u32::MAX;
@@ -188,6 +190,7 @@ impl FeatureConfig {
             title_len,
             slots,
             features,
+            ..
         } = scratch;
         chars.clear();
         chars.extend(

@@ -34,12 +34,24 @@
 //! the scaling is folded into the weights, so prediction is one table row per n-gram. A softmax
 //! temperature fitted on held-out folds turns scores into calibrated probabilities.
 //!
-//! Every choice was measured with stratified 5-fold cross-validation on the 10,646 labelled
-//! public messages in `gov-messages/train.jsonl` (macro-F1, averaged over three fold draws):
-//! n-grams 1–2 beat 1–3 and 1–4 (0.927 against 0.926 and 0.922, with the other settings); NB
-//! scaling added about 0.005, class balancing about 0.008, `min_df = 2` about 0.001; binary or
-//! square-root TF, no IDF, skip-grams, title/body augmentation, per-label bias tuning, and
-//! ensembles with a plain SVM or a 1–4-gram model did not help.
+//! Every choice was measured by stratified 5-fold cross-validation on the 10,646 labelled public
+//! messages of `gov-messages/train.jsonl` (macro-F1 over all rows / over the rows with title and
+//! body, mean of three fold draws; the `cv` example runs it):
+//!
+//! | setting | all rows | title + body |
+//! |---|---|---|
+//! | the defaults | 0.9270 | 0.9245 |
+//! | n-grams 1–3 / 1–4 | 0.9245 / 0.9216 | 0.9201 / 0.9179 |
+//! | no NB scaling | 0.9212 | 0.9171 |
+//! | no title space / title weight 1 | 0.9252 / 0.9240 | 0.9190 / 0.9227 |
+//! | 2^19 / 2^18 buckets | 0.9267 / 0.9252 | 0.9235 / 0.9230 |
+//! | `min_df` 1 / 3 | 0.9272 / 0.9257 | 0.9229 / 0.9241 |
+//! | hinge loss / not balanced | 0.9262 / 0.9267 | 0.9232 / 0.9237 |
+//!
+//! Binary or square-root TF, no IDF, skip-grams, more weight on the start of the body, training
+//! also on the title and body alone, per-label bias tuning and ensembles (with a plain SVM, with a
+//! 1–4-gram model) did not help either. Calibrated probabilities: expected calibration error 0.02
+//! out of fold.
 //!
 //! # The model file
 //!
@@ -52,8 +64,18 @@
 //! # The rules
 //!
 //! [`Rules`] are data ([`RulesConfig`], TOML; defaults in `src/rules.toml`, [`DEFAULT_RULES_TOML`]):
-//! phrase lists matched in one pass, with negation ("没有停水", "不会停电", "如果停电" do not fire).
-//! An analysis names every rule that fired.
+//! phrase lists matched in one pass, with negation ("没有停水", "不会停电", "如果停电" do not fire)
+//! and, for emergencies, a window at the start of the text (a long letter that retells a past
+//! fire is not an emergency). An analysis names every rule that fired. On 198 written examples
+//! (`tests/fixtures/urgency.jsonl`) urgent recall is 0.99 and precision 0.94; on the 10,646 real
+//! messages the default rules mark 5% urgent and 0.2% emergencies.
+//!
+//! # The default model
+//!
+//! [`default_model`] is trained at first use from 311 example petitions the team wrote
+//! (`data/default-examples.jsonl`, 40+ per default label). On the real messages, which it never
+//! saw, it reaches accuracy 0.73, macro-F1 0.72: a start until a deployment trains on its own
+//! history.
 
 mod data;
 mod default_model;

@@ -230,6 +230,10 @@ pub struct UrgencyRule {
     /// Whether a negation word right before a phrase cancels it.
     #[serde(default = "yes")]
     pub negatable: bool,
+    /// When set, a phrase counts only within the first this many characters of the title or of
+    /// the body, where a present danger is stated (a long letter retells past ones).
+    #[serde(default)]
+    pub within_chars: Option<usize>,
     /// Any of these phrases fires the rule.
     pub phrases: Vec<String>,
 }
@@ -259,6 +263,11 @@ pub struct PathwayRule {
     /// Whether a negation word right before a phrase cancels it ("没有起诉").
     #[serde(default = "yes")]
     pub negatable: bool,
+    /// When set, a phrase counts only within the first this many characters of the title or of
+    /// the body. Someone reporting an emergency says so first; a long letter that mentions a
+    /// fire or a knife somewhere in its story is not one.
+    #[serde(default)]
+    pub within_chars: Option<usize>,
     /// Any of these phrases fires the rule.
     pub phrases: Vec<String>,
 }
@@ -456,11 +465,18 @@ impl Rules {
         // For each rule that fired: whether it fired in the title.
         let mut fired: BTreeMap<RuleRef, bool> = BTreeMap::new();
         for found in self.phrases.find_overlapping_iter(&text) {
+            let in_title = found.start() < title_end;
             for &rule in &self.pattern_rules[found.pattern().as_usize()] {
                 if self.negatable(rule) && self.negated(&text, &negations, found.start()) {
                     continue;
                 }
-                *fired.entry(rule).or_default() |= found.start() < title_end;
+                if let Some(limit) = self.within_chars(rule) {
+                    let field_start = if in_title { 0 } else { title_end + 1 };
+                    if text[field_start..found.start()].chars().count() >= limit {
+                        continue;
+                    }
+                }
+                *fired.entry(rule).or_default() |= in_title;
             }
         }
 
@@ -548,6 +564,14 @@ impl Rules {
         real && !gap.contains(CLAUSE_ENDS) && gap.chars().count() <= self.config.negation.max_gap
     }
 
+    fn within_chars(&self, rule: RuleRef) -> Option<usize> {
+        match rule {
+            RuleRef::Urgency(i) => self.config.urgency.rules[i].within_chars,
+            RuleRef::Pathway(i) => self.config.pathway.rules[i].within_chars,
+            _ => None,
+        }
+    }
+
     fn negatable(&self, rule: RuleRef) -> bool {
         let c = &self.config;
         match rule {
@@ -611,6 +635,13 @@ fn validate(config: &RulesConfig) -> Vec<String> {
         .any(|w| w.is_empty())
     {
         problems.push("negation: an empty word".to_owned());
+    }
+    for word in &negation.not_negations {
+        if negation.words.contains(word) {
+            problems.push(format!(
+                "negation: {word:?} is listed as a negation and as not one"
+            ));
+        }
     }
     problems
 }
@@ -857,6 +888,26 @@ mod tests {
     }
 
     #[test]
+    fn a_danger_retold_deep_in_a_long_letter_is_no_emergency() {
+        let story = "我们小区的物业问题由来已久，业主多次反映，开发商和物业互相推诿。".repeat(8);
+        let letter = format!("{story}前年冬天楼下仓库着火了，消防车因为通道被占进不来。");
+        let analysis = analyse("反映小区消防通道被占", &letter);
+        assert_eq!(
+            analysis.pathway.kind,
+            PathwayKind::Dispatch,
+            "{:?}",
+            analysis.fired
+        );
+        assert_eq!(analysis.urgency, Urgency::Ordinary, "{:?}", analysis.fired);
+        // The same words at the start are an emergency.
+        let analysis = analyse("", "楼下仓库着火了，消防车进不来。");
+        assert_eq!(analysis.pathway.hotline.as_deref(), Some("119"));
+        // A threat of self-harm counts anywhere.
+        let analysis = analyse("", &format!("{story}再不解决我就去跳河。"));
+        assert_eq!(analysis.urgency, Urgency::VeryUrgent);
+    }
+
+    #[test]
     fn negations_and_what_only_looks_like_one() {
         let urgency = |body: &str| analyse("", body).urgency;
         assert_eq!(urgency("小区最近没有停水。"), Urgency::Ordinary);
@@ -932,10 +983,16 @@ mod tests {
         config.urgency.rules[2].phrases.push(String::new());
         config.pathway.rules[0].route = " ".to_owned();
         config.xinfang.rules[0].phrases.clear();
+        config.negation.not_negations.push("没有".to_owned());
         let RulesError::Invalid(problems) = Rules::new(config).unwrap_err() else {
             panic!("expected invalid rules");
         };
-        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("\"没有\" is listed as a negation and as not"))
+        );
         assert!(
             problems
                 .iter()
