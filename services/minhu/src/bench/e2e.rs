@@ -10,15 +10,13 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use minhu_contracts::v1::intake_service_client::IntakeServiceClient;
 use minhu_contracts::v1::{SubmitRequest, UnitEvent, unit_event};
-use minhu_core::config::Settings;
 use prost::Message;
 use tokio::sync::Mutex;
 use tonic::Request;
 use tonic::transport::Channel;
 
 use super::text::{body_chars, petition};
-use super::{BenchNats, quantile_ms};
-use crate::{App, Role};
+use super::{BenchApp, BenchNats, quantile_ms};
 
 const TOKEN: &str = "demo-web-portal-token";
 /// How long dispatches may trail the last submit before the missing ones count as lost.
@@ -33,18 +31,8 @@ pub struct E2eBench {
 impl E2eBench {
     pub async fn run(self) -> anyhow::Result<()> {
         let nats = BenchNats::start(self.nats_url.clone()).await?;
-        let mut settings = Settings::defaults();
-        settings.gateway.listen = "127.0.0.1:0".parse()?;
-        settings.ops.metrics_listen = None;
-        // The benchmark measures the pipeline, not the per-channel fairness limit.
-        settings.gateway.submit_rate_per_channel = 1_000_000;
-        settings.gateway.submit_burst = 1_000_000;
-        let app = App::build(settings, nats.url(), &Role::ALL).await?;
-        let addr = app.grpc_addr().expect("the gateway serves gRPC");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let running = tokio::spawn(app.run_until_stopped(async {
-            let _ = stopped.await;
-        }));
+        let app = BenchApp::start(&nats).await?;
+        let addr = app.addr;
 
         // The unit system's view: every lead dispatch, with the instant it arrived.
         let subscriber = async_nats::connect(nats.url()).await?;
@@ -117,8 +105,7 @@ impl E2eBench {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         watcher.abort();
-        let _ = stop.send(());
-        running.await??;
+        app.stop().await?;
         nats.stop().await;
 
         let sent = sent.lock().await;

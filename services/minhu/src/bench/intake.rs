@@ -15,15 +15,13 @@ use minhu_contracts::v1::intake_service_server::{IntakeService, IntakeServiceSer
 use minhu_contracts::v1::{
     Receipt, SubmitRequest, SubmitResponse, SubmitStreamResponse, TrackRequest, TrackResponse,
 };
-use minhu_core::config::Settings;
 use prost::Message;
 use tokio::sync::Mutex;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::text::{body_chars, petition};
-use super::{BenchNats, quantile_ms};
-use crate::{App, Role};
+use super::{BenchApp, BenchNats, quantile_ms};
 
 const TOKEN: &str = "demo-hotline-token";
 
@@ -36,23 +34,12 @@ pub struct IntakeBench {
 impl IntakeBench {
     pub async fn run(self) -> anyhow::Result<()> {
         let nats = BenchNats::start(self.nats_url.clone()).await?;
-        let mut settings = Settings::defaults();
-        settings.gateway.listen = "127.0.0.1:0".parse()?;
-        settings.ops.metrics_listen = None;
-        // The benchmark measures the pipeline, not the per-channel fairness limit.
-        settings.gateway.submit_rate_per_channel = 1_000_000;
-        settings.gateway.submit_burst = 1_000_000;
-        let app = App::build(settings, nats.url(), &Role::ALL).await?;
-        let addr = app.grpc_addr().expect("the gateway serves gRPC");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let running = tokio::spawn(app.run_until_stopped(async {
-            let _ = stopped.await;
-        }));
+        let app = BenchApp::start(&nats).await?;
+        let addr = app.addr;
 
         let run_id = time::OffsetDateTime::now_utc().unix_timestamp();
         let (submits, mut latencies) = self.load(addr, run_id).await?;
-        let _ = stop.send(());
-        running.await??;
+        app.stop().await?;
         let submits_per_s = submits as f64 / self.duration.as_secs_f64();
 
         let (echo_addr, echo_stop) = serve_echo().await?;
