@@ -89,7 +89,7 @@ async fn a_triage_crash_mid_message_is_redelivered_and_dispatched_once() {
         Bus::provision(client.clone(), 1, Duration::from_secs(2))
             .await
             .unwrap(),
-        Arc::new(Triage::new(&settings)),
+        Arc::new(Triage::new(&settings).unwrap()),
         settings.triage.clone(),
         settings.deadlines.clone(),
         &settings.dedup,

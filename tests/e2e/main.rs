@@ -10,5 +10,6 @@ mod intake;
 mod ops;
 mod processes;
 mod security;
+mod triage;
 mod validation;
 mod workflow;

@@ -41,6 +41,7 @@ async fn queue_health_and_metrics_reflect_a_known_workload() {
             demo_token: Some(Secret::new(CHANNEL_TOKEN)),
             rate_per_second: None,
             burst: None,
+            division_code: Some("330726".into()),
         });
     })
     .await;

@@ -159,6 +159,7 @@ struct Header {
 
 /// A trained domain classifier. `&Model` is `Sync`: share one behind an `Arc` and predict from
 /// any number of threads, without a lock.
+#[derive(Clone)]
 pub struct Model {
     header: Header,
     /// Bucket → its row in `rows`; [`IGNORED`] for a bucket no training text reached often

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use minhu_clock::{
     Calendar, CaseClock, CaseTraits, Extension, Milestone, MilestoneSchedule, Pause, Policy,
-    RequestType, Round, SelectError, SlaConfig, Status, Unit, schedule,
+    RequestType, Round, SelectError, SlaConfig, Status, Unit, Urgency, schedule,
 };
 use minhu_contracts::v1::case_event::Event;
 use minhu_contracts::v1::{
@@ -182,8 +182,7 @@ fn policy_of<'a>(view: &CaseView, rules: &'a Rules) -> Result<&'a Policy, PlanEr
         channel_type: rules.clock.channel_type(&view.channel_id),
         request_type: request_type(classification.request_type),
         category: Some(classification.category.as_str()).filter(|c| !c.is_empty()),
-        // No channel or classifier assesses urgency yet: the emergency policies wait for it.
-        urgency: None,
+        urgency: urgency(classification.urgency),
     };
     rules
         .sla
@@ -202,6 +201,16 @@ fn request_type(value: i32) -> Option<RequestType> {
         Wire::Complaint => Some(RequestType::Complaint),
         Wire::Report => Some(RequestType::Report),
         Wire::Suggestion => Some(RequestType::Suggestion),
+        Wire::Unspecified => None,
+    }
+}
+
+fn urgency(value: i32) -> Option<Urgency> {
+    use minhu_contracts::v1::Urgency as Wire;
+    match Wire::try_from(value).ok()? {
+        Wire::Ordinary => Some(Urgency::Normal),
+        Wire::Urgent => Some(Urgency::Urgent),
+        Wire::VeryUrgent => Some(Urgency::Emergency),
         Wire::Unspecified => None,
     }
 }
@@ -561,6 +570,22 @@ mod tests {
         assert_eq!(
             view.clock.unwrap().handling_due_at,
             view.deadlines[0].due_at
+        );
+    }
+
+    #[test]
+    fn a_hotline_emergency_the_rules_found_gets_the_two_hour_reply_limit() {
+        let rules = rules(SlaConfig::embedded());
+        let mut view = dispatched_view("hotline-12345");
+        if let Some(c) = view.classification.as_mut() {
+            c.urgency = minhu_contracts::v1::Urgency::VeryUrgent as i32;
+        }
+        run(&mut view, &rules, T0);
+        assert_eq!(view.policy_id, "hotline-emergency");
+        assert_eq!(view.deadlines[0].milestone, "reply");
+        assert_eq!(
+            view.deadlines[0].due_at,
+            Some(timestamp(T0 + time::Duration::hours(2)))
         );
     }
 

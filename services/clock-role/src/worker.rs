@@ -1,7 +1,6 @@
 //! The clock worker: follows the case events and the fired timers, and reconciles the case
 //! each one names (see the crate documentation for why this records every step exactly once).
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,12 +77,7 @@ impl ClockWorker {
 
     /// The worker for a deployment's settings (policies, calendar, supervising chains).
     pub fn from_settings(bus: Bus, settings: &Settings) -> Result<ClockWorker, String> {
-        let supervisors: HashMap<String, String> = settings
-            .catalogue
-            .units
-            .iter()
-            .filter_map(|u| u.supervisor.clone().map(|s| (u.id.clone(), s)))
-            .collect();
+        let supervisors = settings.supervisors();
         let rules = Rules {
             sla: settings.clock.sla_config(),
             calendar: settings.clock.calendar()?,

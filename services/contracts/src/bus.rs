@@ -66,6 +66,8 @@ pub fn case_event_kind(event: &case_event::Event) -> &'static str {
         Event::HotspotRaised(_) => "hotspot_raised",
         Event::MemberSplit(_) => "member_split",
         Event::Split(_) => "split",
+        Event::CentreQueued(_) => "centre_queued",
+        Event::Reclassified(_) => "reclassified",
     }
 }
 
@@ -78,6 +80,10 @@ pub const DISPATCH_SUBJECTS: &str = "minhu.dispatch.>";
 pub fn dispatch_subject(unit_id: &str, case_id: &str, number: u64) -> String {
     format!("minhu.dispatch.{unit_id}.{case_id}.{number}")
 }
+
+/// The dispatch centre's queue (派单中心待派) is fed like a unit, under this id:
+/// `minhu.dispatch.centre.>` carries every case that waits for a person.
+pub const CENTRE_QUEUE_ID: &str = "centre";
 
 /// What a unit system subscribes to: all of one unit's cases.
 pub fn unit_dispatch_filter(unit_id: &str) -> String {

@@ -66,6 +66,37 @@ pub fn apply(view: &mut CaseView, event: &CaseEvent) {
                 format!("已交办{}", lead_name(view)),
             ))
         }
+        Event::CentreQueued(q) => {
+            view.status = CaseStatus::CentreQueue as i32;
+            Some(history(CaseStatus::CentreQueue, centre_note(q)))
+        }
+        Event::Reclassified(r) => {
+            view.classification = r.classification.clone();
+            view.route = r.route.clone();
+            let routed = r
+                .route
+                .as_ref()
+                .is_some_and(|route| !route.lead_unit_id.is_empty());
+            if routed {
+                view.status = CaseStatus::Dispatched as i32;
+                view.stage = CaseStage::Handling as i32;
+                view.dispatched_at = at;
+                view.signed_for_at = None;
+                if !r.deadlines.is_empty() {
+                    view.deadlines = r.deadlines.clone();
+                }
+                Some(history(
+                    CaseStatus::Dispatched,
+                    format!("经中心人工分类，交办{}", lead_name(view)),
+                ))
+            } else {
+                view.status = CaseStatus::CentreQueue as i32;
+                Some(history(
+                    CaseStatus::CentreQueue,
+                    "经中心人工分类，待确定承办单位".into(),
+                ))
+            }
+        }
         Event::SignedFor(_) => {
             view.status = CaseStatus::SignedFor as i32;
             view.signed_for_at = at;
@@ -283,6 +314,16 @@ pub fn apply(view: &mut CaseView, event: &CaseEvent) {
     track_milestones(view, kind, at);
     if let Some(entry) = entry {
         view.history.push(entry);
+    }
+}
+
+/// The petitioner's words for why a case waits for the centre: for a matter of another legal
+/// pathway (诉访分离), the pathway itself, so they know where to turn.
+fn centre_note(queued: &minhu_contracts::v1::CentreQueued) -> String {
+    use minhu_contracts::v1::CentreReason;
+    match CentreReason::try_from(queued.reason).unwrap_or_default() {
+        CentreReason::LegalPathway => format!("该事项依法应通过其他途径解决：{}", queued.detail),
+        _ => "已转交办中心，待人工分派".into(),
     }
 }
 

@@ -8,15 +8,18 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-use crate::domain::{ChannelId, DivisionCode, UnitId};
+use crate::domain::{ChannelId, DivisionCode};
 /// The SLA policy configuration `[clock.sla]` holds (minhu-clock's), for callers building
 /// settings in code.
 pub use minhu_clock::SlaConfig;
 use minhu_clock::{Calendar, ChannelType};
+/// The routing configuration `[catalogue]` holds (minhu-route's): unit directory, gazetteer
+/// areas and the dispatch catalogue (派单目录).
+pub use minhu_route::RouterConfig;
 
 /// The default configuration, compiled in so `minhu serve` runs from anywhere.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
@@ -41,8 +44,13 @@ pub struct Settings {
     pub identity: IdentitySettings,
     pub channels: Vec<ChannelSettings>,
     pub deadlines: DeadlineSettings,
-    pub taxonomy: TaxonomySettings,
-    pub catalogue: CatalogueSettings,
+    pub classifier: ClassifierSettings,
+    /// The unit directory, the gazetteer's areas and the dispatch catalogue. The embedded
+    /// default is minhu-route's 浦江县 demo (`minhu config defaults` prints it).
+    pub catalogue: RouterConfig,
+    /// CaseService credentials of the units, by unit id.
+    #[serde(default)]
+    pub unit_tokens: std::collections::BTreeMap<String, UnitToken>,
     pub clock: ClockSettings,
 }
 
@@ -197,6 +205,11 @@ pub struct ChannelSettings {
     pub rate_per_second: Option<u32>,
     #[serde(default)]
     pub burst: Option<u32>,
+    /// 行政区划代码 of the area the channel serves: a petition that names no place (no code,
+    /// no area in its address or text) is taken to have arisen here. Unset: such a petition
+    /// waits in the dispatch centre's queue.
+    #[serde(default)]
+    pub division_code: Option<String>,
 }
 
 impl ChannelSettings {
@@ -268,43 +281,30 @@ impl ClockSettings {
     }
 }
 
+/// The domain classifier and the text rules (minhu-classify).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TaxonomySettings {
-    pub labels: Vec<LabelSettings>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LabelSettings {
-    pub name: String,
-    pub keywords: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CatalogueSettings {
-    pub version: String,
-    /// The deployment's own area, assumed when a petition names none.
-    pub home_division: String,
-    /// The unit that takes a case no rule matches (the area's government).
-    pub fallback_unit: String,
-    pub units: Vec<UnitSettings>,
+pub struct ClassifierSettings {
+    /// A model trained with `minhu train`; unset: the embedded default model. Triage loads a
+    /// new file at this path without a restart.
     #[serde(default)]
-    pub areas: Vec<AreaSettings>,
-    pub rules: Vec<RuleSettings>,
+    pub model_file: Option<PathBuf>,
+    /// Rules for request type, 信访 category, urgency and legal pathway (TOML, the shape of
+    /// minhu-classify's rules.toml); unset: the embedded rules.
+    #[serde(default)]
+    pub rules_file: Option<PathBuf>,
+    /// 置信度门限: a prediction less probable than this goes to the dispatch centre's queue
+    /// instead of automatic routing.
+    pub min_confidence: f64,
+    /// How often triage looks for a new model file.
+    pub reload_check_secs: u64,
 }
 
+/// A unit's CaseService credential.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct UnitSettings {
-    pub id: String,
-    pub name: String,
-    pub division_code: String,
-    /// The unit one level up (上级主管): decides this unit's extensions, takes its reviews.
-    #[serde(default)]
-    pub supervisor: Option<String>,
-    /// SHA-256 (hex) of the unit's CaseService token.
+pub struct UnitToken {
+    /// SHA-256 (hex) of the unit's token.
     #[serde(default)]
     pub token_sha256: Option<String>,
     /// A clear demo token for the unit.
@@ -312,35 +312,19 @@ pub struct UnitSettings {
     pub demo_token: Option<Secret>,
 }
 
-impl UnitSettings {
+impl UnitToken {
     pub fn token_digest(&self) -> Option<[u8; 32]> {
         credential_digest(&self.token_sha256, &self.demo_token)
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AreaSettings {
-    pub code: String,
-    pub names: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleSettings {
-    pub id: String,
-    /// A taxonomy label, or "*" for any.
-    pub category: String,
-    pub area_prefix: String,
-    pub lead: String,
-    #[serde(default)]
-    pub assist: Vec<String>,
-}
+/// The dispatch centre's queue is fed like a unit under this id, so no unit may take it.
+pub use minhu_contracts::bus::CENTRE_QUEUE_ID;
 
 impl Settings {
     /// Defaults, then `file` if given, then `MINHU_*` variables; checked as a whole.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
-        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        let mut figment = Self::embedded();
         if let Some(path) = file {
             figment = figment.merge(Toml::file_exact(path));
         }
@@ -359,13 +343,22 @@ impl Settings {
 
     /// The embedded defaults alone, ignoring the environment (tests start from these).
     pub fn defaults() -> Settings {
-        let settings: Settings = Figment::from(Toml::string(DEFAULT_TOML))
+        let settings: Settings = Self::embedded()
             .extract()
             .expect("embedded default configuration parses");
         settings
             .validate()
             .expect("embedded default configuration is valid");
         settings
+    }
+
+    /// The embedded configuration: minhu-route's demo catalogue under `catalogue`, then
+    /// [`DEFAULT_TOML`].
+    fn embedded() -> Figment {
+        Figment::from(Serialized::defaults(CatalogueDefault {
+            catalogue: RouterConfig::demo(),
+        }))
+        .merge(Toml::string(DEFAULT_TOML))
     }
 
     /// Every problem at once, so an operator fixes the file in one go.
@@ -431,105 +424,39 @@ impl Settings {
         if self.ops.token_digest().is_none() {
             problems.push("ops needs token_sha256 (64 hex digits) or demo_token".into());
         }
-        let labels: HashSet<&str> = self
-            .taxonomy
-            .labels
-            .iter()
-            .map(|l| l.name.as_str())
-            .collect();
-        if labels.len() != self.taxonomy.labels.len() || labels.is_empty() {
-            problems.push("taxonomy.labels must be non-empty and distinct".into());
-        }
-        let cat = &self.catalogue;
-        let mut unit_ids = HashSet::new();
-        for unit in &cat.units {
-            if let Err(e) = UnitId::parse(&unit.id) {
-                problems.push(format!("catalogue.units[{}]: {e}", unit.id));
-            }
-            if DivisionCode::parse(&unit.division_code).is_err() {
-                problems.push(format!(
-                    "catalogue.units[{}].division_code {:?} is not a 6, 9 or 12 digit code",
-                    unit.id, unit.division_code
-                ));
-            }
-            if !unit_ids.insert(unit.id.as_str()) {
-                problems.push(format!("catalogue.units[{}] is defined twice", unit.id));
-            }
-            if unit.token_sha256.is_some() && unit.token_digest().is_none() {
-                problems.push(format!(
-                    "catalogue.units[{}].token_sha256 must be 64 hex digits",
-                    unit.id
-                ));
-            }
-        }
-        for unit in &cat.units {
-            if let Some(supervisor) = &unit.supervisor
-                && !unit_ids.contains(supervisor.as_str())
+        for channel in &self.channels {
+            if let Some(code) = &channel.division_code
+                && DivisionCode::parse(code).is_err()
             {
                 problems.push(format!(
-                    "catalogue.units[{}].supervisor {supervisor:?} is not a configured unit",
-                    unit.id
+                    "channels[{}].division_code {code:?} is not a 6, 9 or 12 digit code",
+                    channel.id
                 ));
             }
-            // Walk up: a cycle would send a review round in circles.
-            let mut seen = HashSet::new();
-            let mut current = Some(unit);
-            while let Some(u) = current {
-                if !seen.insert(u.id.as_str()) {
-                    problems.push(format!(
-                        "catalogue.units[{}]: the supervisor chain loops",
-                        unit.id
-                    ));
-                    break;
-                }
-                current = u
-                    .supervisor
-                    .as_ref()
-                    .and_then(|s| cat.units.iter().find(|x| &x.id == s));
-            }
         }
-        if DivisionCode::parse(&cat.home_division).is_err() {
-            problems.push("catalogue.home_division is not a division code".into());
+        if !(0.0..=1.0).contains(&self.classifier.min_confidence) {
+            problems.push("classifier.min_confidence must be within 0..=1".into());
         }
-        if !unit_ids.contains(cat.fallback_unit.as_str()) {
+        if self.classifier.reload_check_secs == 0 {
+            problems.push("classifier.reload_check_secs must be at least 1".into());
+        }
+        if let Err(e) = minhu_route::Router::new(&self.catalogue) {
+            problems.extend(e.problems.into_iter().map(|p| format!("catalogue.{p}")));
+        }
+        let unit_ids: HashSet<&str> = self.catalogue.units.iter().map(|u| u.id.as_str()).collect();
+        if unit_ids.contains(CENTRE_QUEUE_ID) {
             problems.push(format!(
-                "catalogue.fallback_unit {:?} is not a configured unit",
-                cat.fallback_unit
+                "catalogue.units[{CENTRE_QUEUE_ID}]: the id names the dispatch centre's queue"
             ));
         }
-        for area in &cat.areas {
-            if DivisionCode::parse(&area.code).is_err() {
+        for (unit, token) in &self.unit_tokens {
+            if !unit_ids.contains(unit.as_str()) {
+                problems.push(format!("unit_tokens.{unit}: no such unit in the catalogue"));
+            }
+            if token.token_digest().is_none() {
                 problems.push(format!(
-                    "catalogue.areas: {:?} is not a division code",
-                    area.code
+                    "unit_tokens.{unit} needs token_sha256 (64 hex digits) or demo_token"
                 ));
-            }
-        }
-        let mut rule_ids = HashSet::new();
-        for rule in &cat.rules {
-            if !rule_ids.insert(rule.id.as_str()) {
-                problems.push(format!("catalogue.rules[{}] is defined twice", rule.id));
-            }
-            if rule.category != "*" && !labels.contains(rule.category.as_str()) {
-                problems.push(format!(
-                    "catalogue.rules[{}].category {:?} is not a taxonomy label",
-                    rule.id, rule.category
-                ));
-            }
-            if rule.area_prefix.is_empty() || !rule.area_prefix.bytes().all(|b| b.is_ascii_digit())
-            {
-                problems.push(format!(
-                    "catalogue.rules[{}].area_prefix must be digits",
-                    rule.id
-                ));
-            }
-            for unit in std::iter::once(&rule.lead).chain(&rule.assist) {
-                if !unit_ids.contains(unit.as_str()) {
-                    problems.push(format!(
-                        "catalogue.rules[{}] names unknown unit {unit:?}",
-                        rule.id
-                    ));
-                }
             }
         }
         for channel in &self.clock.hotline_channels {
@@ -570,12 +497,22 @@ impl Settings {
             || self.channels.iter().any(|c| c.token_sha256.is_none())
             || self.ops.token_sha256.is_none()
             || self.centre.token_sha256.is_none()
-            || self
-                .catalogue
-                .units
-                .iter()
-                .any(|u| u.token_sha256.is_none())
+            || self.unit_tokens.values().any(|u| u.token_sha256.is_none())
     }
+
+    /// Each unit's supervising unit (上级主管), by unit id.
+    pub fn supervisors(&self) -> std::collections::HashMap<String, String> {
+        self.catalogue
+            .units
+            .iter()
+            .filter_map(|u| u.supervisor.clone().map(|s| (u.id.clone(), s)))
+            .collect()
+    }
+}
+
+#[derive(Serialize)]
+struct CatalogueDefault {
+    catalogue: RouterConfig,
 }
 
 /// A secret value: usable in code, masked whenever printed or serialized.
@@ -612,8 +549,8 @@ mod tests {
     #[test]
     fn embedded_defaults_parse_and_validate() {
         let settings = Settings::defaults();
-        assert_eq!(settings.taxonomy.labels.len(), 7);
-        assert_eq!(settings.catalogue.home_division, "330726");
+        assert_eq!(settings.catalogue.version, "pujiang-demo-2026.1");
+        assert!(settings.unit_tokens.contains_key("pujiang-huangzhai"));
         assert!(settings.uses_demo_secrets());
     }
 
@@ -680,20 +617,41 @@ mod tests {
             .catalogue
             .units
             .iter_mut()
-            .find(|u| u.id == "jinhua-city")
+            .find(|u| u.id == "jinhua")
             .unwrap();
         city.supervisor = Some("pujiang-county".into());
         let err = settings.validate().unwrap_err().to_string();
-        assert!(err.contains("loops"), "{err}");
+        assert!(err.contains("catalogue.units[jinhua]"), "{err}");
     }
 
     #[test]
-    fn invalid_catalogue_reports_every_problem() {
+    fn invalid_catalogue_and_credentials_report_every_problem() {
         let mut settings = Settings::defaults();
-        settings.catalogue.fallback_unit = "nowhere".into();
         settings.catalogue.rules[0].lead = "ghost-unit".into();
+        settings.unit_tokens.insert(
+            "nowhere".into(),
+            UnitToken {
+                token_sha256: None,
+                demo_token: Some(Secret::new("x")),
+            },
+        );
+        settings.channels[0].division_code = Some("33".into());
         let err = settings.validate().unwrap_err().to_string();
-        assert!(err.contains("nowhere"), "{err}");
         assert!(err.contains("ghost-unit"), "{err}");
+        assert!(err.contains("unit_tokens.nowhere: no such unit"), "{err}");
+        assert!(err.contains("channels[web-portal].division_code"), "{err}");
+    }
+
+    #[test]
+    fn a_file_replaces_the_catalogue_parts_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("minhu.toml");
+        std::fs::write(&path, "[catalogue]\nversion = \"pujiang-2027.1\"\n").unwrap();
+        let settings = Settings::load(Some(&path)).unwrap();
+        assert_eq!(settings.catalogue.version, "pujiang-2027.1");
+        assert_eq!(
+            settings.catalogue.units,
+            Settings::defaults().catalogue.units
+        );
     }
 }

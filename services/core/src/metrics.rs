@@ -25,6 +25,7 @@ pub const NATS_CONNECTED: &str = "minhu_nats_connected";
 pub const CLASSIFIER_CONFIDENCE: &str = "minhu_classifier_confidence";
 pub const ROUTE_FALLBACKS: &str = "minhu_route_fallbacks_total";
 pub const DEDUP_OUTCOMES: &str = "minhu_dedup_outcomes_total";
+pub const CENTRE_QUEUED: &str = "minhu_centre_queued_total";
 pub const UNIT_OPEN: &str = "minhu_unit_open_cases";
 pub const UNIT_UNSIGNED: &str = "minhu_unit_unsigned_cases";
 pub const UNIT_OVERDUE: &str = "minhu_unit_overdue_cases";
@@ -101,6 +102,10 @@ pub fn describe() {
         "Cases routed by fallback (no catalogue rule matched)."
     );
     describe_counter!(DEDUP_OUTCOMES, "Duplicate detection outcomes.");
+    describe_counter!(
+        CENTRE_QUEUED,
+        "Cases put in the dispatch centre's queue instead of dispatched, by reason."
+    );
     describe_gauge!(UNIT_OPEN, "Open cases per unit.");
     describe_gauge!(UNIT_UNSIGNED, "Open cases per unit not yet signed for.");
     describe_gauge!(
@@ -185,6 +190,10 @@ pub fn dispatched(since_acceptance: Duration, confidence: f64, fallback: bool) {
     if fallback {
         counter!(ROUTE_FALLBACKS).increment(1);
     }
+}
+
+pub fn centre_queued(reason: &'static str) {
+    counter!(CENTRE_QUEUED, "reason" => reason).increment(1);
 }
 
 pub fn dedup_outcome(outcome: &'static str) {

@@ -11,7 +11,7 @@ use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
 use futures::FutureExt;
-use minhu_contracts::bus;
+use minhu_contracts::bus::{self, CENTRE_QUEUE_ID};
 use minhu_contracts::v1::{
     CaseEvent, CaseStatus, CaseView, DispatchedCase, RouteDecision, UnitEvent, Withdrawn,
     case_event, unit_event,
@@ -62,8 +62,46 @@ pub fn deliveries(
         .collect::<Vec<_>>()
     };
     let update = |unit: &str| vec![(unit.to_owned(), Delivery::Update)];
+    let centre = |reason: &str| {
+        (
+            CENTRE_QUEUE_ID.to_owned(),
+            Delivery::Withdrawn {
+                reason: reason.to_owned(),
+            },
+        )
+    };
     match event {
         Event::Triaged(_) => Vec::new(),
+        // Triage puts it on the centre's feed itself; this completes what it did not finish.
+        Event::CentreQueued(_) if view.version == number => vec![(
+            CENTRE_QUEUE_ID.to_owned(),
+            Delivery::Assigned { lead: true },
+        )],
+        Event::CentreQueued(_) => Vec::new(),
+        Event::Reclassified(r) => {
+            let routed = r
+                .route
+                .as_ref()
+                .filter(|route| !route.lead_unit_id.is_empty());
+            match routed {
+                Some(route) if route.lead_unit_id == r.from_unit_id => update(&r.from_unit_id),
+                Some(route) => {
+                    let mut out = Vec::new();
+                    if !r.from_unit_id.is_empty() {
+                        out.push((
+                            r.from_unit_id.clone(),
+                            Delivery::Withdrawn {
+                                reason: format!("中心人工分类后改派: {}", r.reason),
+                            },
+                        ));
+                    }
+                    out.extend(assigned(route));
+                    out.push(centre("已人工分类并交办"));
+                    out
+                }
+                None => update(CENTRE_QUEUE_ID),
+            }
+        }
         // Triage delivers the first dispatch itself; this only completes a delivery it did not
         // finish, while the case has not moved on.
         Event::Dispatched(_) if view.version == number => {
@@ -78,6 +116,7 @@ pub fn deliveries(
                 },
             )];
             out.extend(r.route.as_ref().map(&assigned).unwrap_or_default());
+            out.push(centre("已改派"));
             out
         }
         Event::Designated(d) if d.from_unit_id != d.unit_id && !d.from_unit_id.is_empty() => vec![
@@ -88,8 +127,12 @@ pub fn deliveries(
                 },
             ),
             (d.unit_id.clone(), Delivery::Assigned { lead: true }),
+            centre("已指定承办单位"),
         ],
-        Event::Designated(d) => update(&d.unit_id),
+        Event::Designated(d) => vec![
+            (d.unit_id.clone(), Delivery::Update),
+            centre("已指定承办单位"),
+        ],
         Event::ReviewRequested(r) => r
             .route
             .as_ref()
@@ -113,7 +156,11 @@ pub fn deliveries(
             out
         }
         Event::SignedFor(e) => update(&e.unit_id),
-        Event::Returned(e) => update(&e.unit_id),
+        // A return waits for the centre's decision: on its queue too.
+        Event::Returned(e) => vec![
+            (e.unit_id.clone(), Delivery::Update),
+            (CENTRE_QUEUE_ID.to_owned(), Delivery::Update),
+        ],
         Event::Replied(e) => update(&e.unit_id),
         Event::Closed(e) => update(&e.unit_id),
         // The clock's events go to the unit they concern (the lead at that moment); an
@@ -213,6 +260,13 @@ impl FeedWorker {
             if unit.is_empty() {
                 continue;
             }
+            // The centre's queue hears that a case left it only if the case was in it.
+            if unit == CENTRE_QUEUE_ID
+                && matches!(delivery, Delivery::Withdrawn { .. })
+                && !self.in_centre_queue(&event.case_id).await?
+            {
+                continue;
+            }
             let payload = match &delivery {
                 Delivery::Assigned { lead } => {
                     unit_event::Event::Assigned(assignment(&view, *lead))
@@ -253,6 +307,17 @@ impl FeedWorker {
             }
         }
         Ok(())
+    }
+
+    async fn in_centre_queue(&self, case_id: &str) -> Result<bool, FeedError> {
+        let key = bus::unit_case_key(CENTRE_QUEUE_ID, case_id);
+        let entry = self
+            .bus
+            .unit_cases
+            .get(&key)
+            .await
+            .map_err(|e| FeedError::Transient(e.into()))?;
+        Ok(entry.is_some())
     }
 
     async fn publish_once(&self, subject: String, payload: bytes::Bytes) -> Result<(), FeedError> {
@@ -327,13 +392,15 @@ mod tests {
         });
         // The case has since moved on: the event still says who it concerned.
         let got = deliveries(&event, 3, &view("later", &[]), None);
-        assert_eq!(got.len(), 3);
+        assert_eq!(got.len(), 4);
         assert!(matches!(&got[0], (u, Delivery::Withdrawn { .. }) if u == "old"));
         assert_eq!(got[1], ("new".into(), Delivery::Assigned { lead: true }));
         assert_eq!(
             got[2],
             ("helper".into(), Delivery::Assigned { lead: false })
         );
+        // Out of the centre's queue, if it was there (a return, a case waiting for a person).
+        assert!(matches!(&got[3], (u, Delivery::Withdrawn { .. }) if u == CENTRE_QUEUE_ID));
     }
 
     #[test]
@@ -360,10 +427,9 @@ mod tests {
             reason: String::new(),
             from_unit_id: "town".into(),
         });
-        assert_eq!(
-            deliveries(&confirm, 3, &view("town", &[]), None),
-            [("town".into(), Delivery::Update)]
-        );
+        let got = deliveries(&confirm, 3, &view("town", &[]), None);
+        assert_eq!(got[0], ("town".into(), Delivery::Update));
+        assert!(matches!(&got[1], (u, Delivery::Withdrawn { .. }) if u == CENTRE_QUEUE_ID));
         let moved = case_event::Event::Designated(Designated {
             unit_id: "bureau".into(),
             reason: String::new(),

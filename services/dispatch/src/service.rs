@@ -9,13 +9,13 @@ use std::sync::Arc;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures::{Stream, StreamExt};
 use minhu_clock::{Calendar, SlaConfig};
-use minhu_contracts::bus;
+use minhu_contracts::bus::{self, CENTRE_QUEUE_ID};
 use minhu_contracts::v1::case_service_server::{CaseService, CaseServiceServer};
 use minhu_contracts::v1::{
-    CaseRef, CaseStatus, CaseView, CloseRequest, DecideExtensionRequest, DesignateRequest,
-    EvaluateRequest, ExtensionRequest, ListCasesRequest, ListCasesResponse, Rating,
-    ReassignRequest, ReplyRequest, ReturnReason, ReturnRequest, ReviewRequest, SplitRequest,
-    SubscribeRequest, UnitEvent, UnitEventDelivery,
+    CaseRef, CaseStatus, CaseView, ClassifyRequest, CloseRequest, DecideExtensionRequest,
+    DesignateRequest, EvaluateRequest, ExtensionRequest, ListCasesRequest, ListCasesResponse,
+    Petition, Rating, ReassignRequest, ReplyRequest, RequestType, ReturnReason, ReturnRequest,
+    ReviewRequest, SplitRequest, SubscribeRequest, UnitEvent, UnitEventDelivery,
 };
 use minhu_contracts::v1::{PauseRequest, ResumeRequest};
 use minhu_core::bus::Bus;
@@ -57,12 +57,19 @@ pub struct CaseApi {
     sla: Arc<SlaConfig>,
     objection_working_days: u32,
     review_window_days: u32,
+    /// Routes a case the centre classified by hand.
+    routing: Arc<minhu_triage::Routing>,
+    deadlines: minhu_core::config::DeadlineSettings,
 }
 
 impl CaseApi {
-    pub fn new(settings: &Settings, bus: Bus, calendar: Arc<Calendar>) -> CaseApi {
+    pub fn new(
+        settings: &Settings,
+        bus: Bus,
+        calendar: Arc<Calendar>,
+    ) -> Result<CaseApi, minhu_route::ConfigErrors> {
         let units = &settings.catalogue.units;
-        CaseApi {
+        Ok(CaseApi {
             store: CaseStore::new(bus.clone()),
             bus,
             directory: Arc::new(Directory {
@@ -70,15 +77,13 @@ impl CaseApi {
                     .iter()
                     .map(|u| (u.id.clone(), u.name.clone()))
                     .collect(),
-                supervisors: units
-                    .iter()
-                    .filter_map(|u| u.supervisor.clone().map(|s| (u.id.clone(), s)))
-                    .collect(),
+                supervisors: settings.supervisors(),
             }),
             units: Credentials::new(
-                units
+                settings
+                    .unit_tokens
                     .iter()
-                    .filter_map(|u| u.token_digest().map(|d| (u.id.clone(), d))),
+                    .filter_map(|(unit, t)| t.token_digest().map(|d| (unit.clone(), d))),
             ),
             centre: Credentials::new(
                 settings
@@ -98,7 +103,9 @@ impl CaseApi {
             sla: Arc::new(settings.clock.sla_config()),
             objection_working_days: settings.centre.objection_working_days,
             review_window_days: settings.centre.review_window_days,
-        }
+            routing: Arc::new(minhu_triage::Routing::new(settings)?),
+            deadlines: settings.deadlines.clone(),
+        })
     }
 
     pub fn into_service(self) -> CaseServiceServer<CaseApi> {
@@ -159,8 +166,21 @@ impl CaseApi {
         Ok(tracking.to_string())
     }
 
-    /// Whether `unit` may see the case: its lead or assisting unit, or the lead's supervisor.
+    /// A unit by its token, or the centre (as [`CENTRE_QUEUE_ID`], the id its queue is
+    /// indexed under).
+    fn reader<T>(&self, request: &Request<T>) -> Result<String, Status> {
+        match self.unit_or_centre(request)? {
+            Actor::Unit(unit) => Ok(unit),
+            _ => Ok(CENTRE_QUEUE_ID.to_owned()),
+        }
+    }
+
+    /// Whether `unit` may see the case: its lead or assisting unit, or the lead's supervisor;
+    /// the centre sees every case.
     fn visible_to(&self, view: &CaseView, unit: &str) -> bool {
+        if unit == CENTRE_QUEUE_ID {
+            return true;
+        }
         let Some(route) = &view.route else {
             return false;
         };
@@ -279,7 +299,7 @@ impl CaseService for CaseApi {
         &self,
         request: Request<ListCasesRequest>,
     ) -> Result<Response<ListCasesResponse>, Status> {
-        let unit = self.unit(&request)?;
+        let unit = self.reader(&request)?;
         let request = request.into_inner();
         let size = match request.page_size as usize {
             0 => DEFAULT_PAGE,
@@ -309,7 +329,7 @@ impl CaseService for CaseApi {
     }
 
     async fn get_case(&self, request: Request<CaseRef>) -> Result<Response<CaseView>, Status> {
-        let unit = self.unit(&request)?;
+        let unit = self.reader(&request)?;
         let case_id = request.into_inner().case_id;
         let view = match self.store.load(&case_id).await {
             Ok(v) => v.view,
@@ -484,6 +504,62 @@ impl CaseService for CaseApi {
             .map(Response::new)
     }
 
+    async fn classify(
+        &self,
+        request: Request<ClassifyRequest>,
+    ) -> Result<Response<CaseView>, Status> {
+        self.centre(&request)?;
+        let r = request.into_inner();
+        let known = self
+            .routing
+            .router()
+            .categories()
+            .any(|c| c == r.category && c != minhu_route::ANY_CATEGORY);
+        if !known {
+            return Err(invalid_field(
+                "category",
+                &format!("{:?} is not a category of the catalogue", r.category),
+            ));
+        }
+        let view = self.load(&r.case_id).await?.view;
+        let mut classification = view.classification.clone().unwrap_or_default();
+        classification.category = r.category.clone();
+        if r.request_type != RequestType::Unspecified as i32 {
+            classification.request_type = r.request_type;
+        }
+        classification.decided_by = "centre".into();
+        classification.below_confidence_gate = false;
+        let petition = Petition {
+            title: view.title.clone(),
+            body: view.body.clone(),
+            location: view.location.clone(),
+            ..Default::default()
+        };
+        let mut route = self.routing.route(
+            &petition,
+            &view.channel_id,
+            &r.category,
+            RequestType::try_from(classification.request_type).unwrap_or_default(),
+            classification.xinfang_category
+                == minhu_contracts::v1::XinfangCategory::Accusation as i32,
+        );
+        // The reporter's consent was given (or not) at intake; routing again cannot grant it.
+        route.identity_withheld |= view.identity_confidential;
+        let accepted_at = view
+            .accepted_at
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t.seconds).ok())
+            .unwrap_or_else(OffsetDateTime::now_utc);
+        let command = Command::Classify {
+            classification: Box::new(classification),
+            route,
+            deadlines: minhu_core::deadlines::initial(accepted_at, &self.deadlines),
+            reason: r.reason,
+        };
+        self.act(&r.case_id, Actor::Centre, command)
+            .await
+            .map(Response::new)
+    }
+
     async fn designate(
         &self,
         request: Request<DesignateRequest>,
@@ -577,6 +653,16 @@ impl CaseService for CaseApi {
         .await
         .map(Response::new)
     }
+}
+
+/// INVALID_ARGUMENT naming the field (google.rpc.BadRequest), as every minhu API reports it.
+fn invalid_field(field: &str, description: &str) -> Status {
+    use tonic_types::{ErrorDetails, StatusExt};
+    Status::with_error_details(
+        tonic::Code::InvalidArgument,
+        format!("{field}: {description}"),
+        ErrorDetails::with_bad_request(vec![tonic_types::FieldViolation::new(field, description)]),
+    )
 }
 
 fn refusal_status(refusal: Refusal) -> Status {

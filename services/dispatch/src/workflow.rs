@@ -14,8 +14,8 @@ use minhu_clock::Calendar;
 use minhu_clock::{Round, SlaConfig};
 use minhu_contracts::v1::{
     CaseStage, CaseStatus, CaseView, Closed, Designated, Evaluated, ExtensionDecided,
-    ExtensionRequested, Rating, Reassigned, Replied, ReturnReason, Returned, ReviewRequested,
-    RouteDecision, SignedFor, Split, case_event::Event,
+    ExtensionRequested, Rating, Reassigned, Reclassified, Replied, ReturnReason, Returned,
+    ReviewRequested, RouteDecision, SignedFor, Split, case_event::Event,
 };
 use minhu_contracts::v1::{Paused, Resumed};
 use time::{Duration, OffsetDateTime, Time};
@@ -84,6 +84,14 @@ pub enum Command {
     },
     /// 拆分: the centre splits a wrongly merged case out of its cluster.
     Split {
+        reason: String,
+    },
+    /// 人工分类: the centre sets the category; `route` is where the current catalogue sends
+    /// the case with it, `deadlines` the case's deadlines if it leaves the centre's queue.
+    Classify {
+        classification: Box<minhu_contracts::v1::Classification>,
+        route: RouteDecision,
+        deadlines: Vec<minhu_contracts::v1::Deadline>,
         reason: String,
     },
 }
@@ -299,6 +307,7 @@ pub fn decide(
                     assisting_unit_ids: assisting,
                     rule_id: "centre".into(),
                     fallback: false,
+                    centre_reason: 0,
                     ..previous
                 }),
                 reason,
@@ -372,6 +381,38 @@ pub fn decide(
             Ok(Event::Split(Split {
                 from_lead_case_id: view.cluster_lead.clone(),
                 reason,
+            }))
+        }
+        Command::Classify {
+            classification,
+            route,
+            deadlines,
+            reason,
+        } => {
+            if *actor != Actor::Centre {
+                return Err(Refusal::NotAllowed("only the centre classifies".into()));
+            }
+            if reason.trim().is_empty() {
+                return Err(Refusal::Invalid("a classification needs a reason".into()));
+            }
+            // Once a unit signed for the case, the matter is in its hands: the centre moves it
+            // with Reassign instead.
+            if !matches!(
+                status,
+                CaseStatus::CentreQueue | CaseStatus::Returned | CaseStatus::Dispatched
+            ) {
+                return Err(Refusal::WrongState(format!(
+                    "cannot classify: {} (only a case no unit has signed for)",
+                    state()
+                )));
+            }
+            let leaving_queue = status == CaseStatus::CentreQueue;
+            Ok(Event::Reclassified(Reclassified {
+                classification: Some(*classification),
+                route: Some(route),
+                reason,
+                deadlines: if leaving_queue { deadlines } else { Vec::new() },
+                from_unit_id: lead,
             }))
         }
         Command::RequestReview { reason } => {

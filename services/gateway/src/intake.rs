@@ -266,14 +266,31 @@ impl Intake {
                 None => (CaseStatus::Received as i32, String::new(), None),
             }
         };
-        let unit = route.as_ref().map(|r| Unit {
-            name: self
-                .unit_names
-                .get(&r.lead_unit_id)
-                .cloned()
-                .unwrap_or_default(),
-            id: r.lead_unit_id.clone(),
-        });
+        let guidance = match &route {
+            Some(r)
+                if r.centre_reason == minhu_contracts::v1::CentreReason::LegalPathway as i32 =>
+            {
+                view.classification
+                    .as_ref()
+                    .and_then(|c| c.pathway.as_ref())
+                    .map(|p| p.route.clone())
+                    .unwrap_or_default()
+            }
+            _ => String::new(),
+        };
+        // Only the category leaves the classification: the model's scores, features and
+        // rules are for the centre, never for the petitioner.
+        let unit = route
+            .as_ref()
+            .filter(|r| !r.lead_unit_id.is_empty())
+            .map(|r| Unit {
+                name: self
+                    .unit_names
+                    .get(&r.lead_unit_id)
+                    .cloned()
+                    .unwrap_or_default(),
+                id: r.lead_unit_id.clone(),
+            });
         Ok(TrackResponse {
             tracking_number: view.tracking_number,
             status: view.status,
@@ -285,6 +302,7 @@ impl Intake {
             duplicate_of: carrier,
             original_status,
             reply,
+            guidance,
         })
     }
 }

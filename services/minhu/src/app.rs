@@ -228,16 +228,11 @@ impl App {
                 );
                 minhu_clock::Calendar::embedded()
             });
-            CaseApi::new(&settings, bus.clone(), Arc::new(calendar))
+            CaseApi::new(&settings, bus.clone(), Arc::new(calendar)).context("dispatch role")
         });
+        let cases = cases.transpose()?;
         if cases.is_some() {
-            let supervisors = settings
-                .catalogue
-                .units
-                .iter()
-                .filter_map(|u| u.supervisor.clone().map(|s| (u.id.clone(), s)))
-                .collect();
-            let feed = FeedWorker::new(bus.clone(), supervisors);
+            let feed = FeedWorker::new(bus.clone(), settings.supervisors());
             let stop = stop.clone();
             spawn_built(&mut tasks, move || {
                 async move {
@@ -267,9 +262,24 @@ impl App {
         }
 
         if roles.contains(&Role::Triage) {
+            let triage = Arc::new(Triage::new(&settings).context("triage role")?);
+            tracing::info!(
+                model = triage.model().version(),
+                catalogue = triage.routing().router().catalogue_version(),
+                "triage ready"
+            );
+            if let Some(path) = settings.classifier.model_file.clone() {
+                let every = Duration::from_secs(settings.classifier.reload_check_secs);
+                let stop = stop.clone();
+                let triage = triage.clone();
+                tokio::spawn(async move {
+                    minhu_triage::reload::watch_model(triage, path, every, stop.cancelled_owned())
+                        .await;
+                });
+            }
             let worker = TriageWorker::new(
                 bus.clone(),
-                Arc::new(Triage::new(&settings)),
+                triage,
                 settings.triage.clone(),
                 settings.deadlines.clone(),
                 &settings.dedup,

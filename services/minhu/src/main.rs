@@ -270,7 +270,15 @@ async fn main() -> anyhow::Result<()> {
                     let settings = Settings::load(config.as_deref())?;
                     print!("{}", toml::to_string_pretty(&settings)?);
                 }
-                ConfigCommand::Defaults => print!("{DEFAULT_TOML}"),
+                ConfigCommand::Defaults => {
+                    print!("{DEFAULT_TOML}");
+                    println!(
+                        "\n# The embedded [catalogue]: minhu-route's 浦江县 demo.\n{}",
+                        toml::to_string(&CatalogueTable {
+                            catalogue: minhu_core::config::RouterConfig::demo(),
+                        })?
+                    );
+                }
             }
             Ok(())
         }
@@ -557,6 +565,12 @@ fn print_banner(settings: &Settings, roles: &[Role], app: &App, url: &str, manag
     if settings.uses_demo_secrets() {
         tracing::warn!("demo secrets or tokens are in use; a deployment must replace them");
     }
+}
+
+/// `minhu config defaults` prints the catalogue as the `[catalogue]` table a file would hold.
+#[derive(serde::Serialize)]
+struct CatalogueTable {
+    catalogue: minhu_core::config::RouterConfig,
 }
 
 /// Ctrl-C or SIGTERM (systemd, Kubernetes).

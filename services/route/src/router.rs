@@ -162,6 +162,8 @@ pub struct Router {
     gazetteer: Gazetteer,
     guard: Guard,
     names: NameIndex,
+    /// Every category a rule or a unit's functions name, `*` included.
+    categories: Vec<String>,
 }
 
 /// One text's names.
@@ -180,7 +182,14 @@ impl Router {
         let catalogue = Catalogue::build(config, &directory, &mut problems);
         let guard = Guard::build(config, &directory, &mut names, &mut problems);
         ConfigErrors::check(problems)?;
+        let categories: std::collections::BTreeSet<&String> = config
+            .rules
+            .iter()
+            .map(|r| &r.category)
+            .chain(config.units.iter().flat_map(|u| &u.functions))
+            .collect();
         Ok(Router {
+            categories: categories.into_iter().cloned().collect(),
             directory,
             catalogue,
             gazetteer,
@@ -192,6 +201,12 @@ impl Router {
     /// The unit directory.
     pub fn directory(&self) -> &Directory {
         &self.directory
+    }
+
+    /// Every category the catalogue's rules and the units' functions name (`*` included), so
+    /// a new classifier model can be checked against them.
+    pub fn categories(&self) -> impl Iterator<Item = &str> {
+        self.categories.iter().map(String::as_str)
     }
 
     /// 派单目录版本.

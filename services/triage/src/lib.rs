@@ -1,69 +1,218 @@
 //! The triage role: every stored petition is classified, checked for duplicates, routed and
-//! dispatched to its unit, once.
+//! dispatched to its unit (or put in the dispatch centre's queue), once.
 //!
-//! Pure cores, no I/O:
-//! - [`classify`]: keyword classifier over the configured taxonomy.
-//! - [`locate`]: where the matter arose (division code), and how that was found.
-//! - [`route`]: the dispatch catalogue (派单目录): category × area → lead and assisting units.
-//! - [`near`]: the near-duplicate index on KV (the pure detector is the minhu-dedup crate).
+//! The decisions are pure cores of their own crates, put together here in [`Triage`]:
+//! - minhu-classify: the domain label with a calibrated probability and an explanation; the
+//!   rules for request type, 信访 category, urgency and legal pathway (诉访分离);
+//! - minhu-route: where the matter arose, which unit the catalogue gives it to, and the
+//!   accusation guard (检举控告 never reaches the accused);
+//! - minhu-dedup (through [`near`]): repeats and clusters.
 //!
-//! The edge: [`worker`], the durable consumer of the intake stream.
+//! The edges: [`worker`], the durable consumer of the intake stream, and [`reload`], which
+//! swaps in a new model file without a restart.
 
-pub mod classify;
-pub mod locate;
 pub mod near;
-pub mod route;
+pub mod reload;
 pub mod worker;
 
-use minhu_contracts::v1::{Petition, RequestType, Triaged};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use minhu_classify::{Model, PathwayKind, Rules, XinfangCategory as RuleCategory};
+use minhu_contracts::v1::{
+    CentreReason, Classification, FeatureWeight, LabelScore, LegalPathway, LocationSource,
+    Petition, RequestType, RouteDecision, Triaged, Urgency, XinfangCategory,
+};
 use minhu_core::config::Settings;
+use minhu_route::{RouteInput, RouteOutcome, Router};
 
-use crate::classify::KeywordClassifier;
-use crate::locate::Gazetteer;
-use crate::route::Catalogue;
+/// Why triage cannot start with a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("classifier model {path}: {source}")]
+    Model {
+        path: String,
+        source: minhu_classify::ModelError,
+    },
+    #[error("classifier rules {path}: {reason}")]
+    Rules { path: String, reason: String },
+    #[error(transparent)]
+    Routing(#[from] minhu_route::ConfigErrors),
+}
 
-/// The pure decision pipeline, built once from configuration.
+/// The decision pipeline: the model in force (swapped on reload), the text rules, the routing.
 pub struct Triage {
-    pub classifier: KeywordClassifier,
-    pub gazetteer: Gazetteer,
-    pub catalogue: Catalogue,
+    model: RwLock<Arc<Model>>,
+    rules: Rules,
+    routing: Routing,
+    min_confidence: f64,
+}
+
+/// Where a classified petition goes: the catalogue's router and each channel's own area.
+/// The centre's manual classification (CaseService `Classify`) routes with it too.
+pub struct Routing {
+    router: Router,
+    /// Each channel's own area (行政区划代码), for petitions that name no place.
+    channel_areas: HashMap<String, String>,
 }
 
 impl Triage {
-    pub fn new(settings: &Settings) -> Triage {
-        Triage {
-            classifier: KeywordClassifier::new(&settings.taxonomy),
-            gazetteer: Gazetteer::new(&settings.catalogue),
-            catalogue: Catalogue::new(&settings.catalogue),
+    /// Builds the pipeline from the settings: the configured model file or the embedded
+    /// default model, the configured rules or the embedded ones, the catalogue.
+    pub fn new(settings: &Settings) -> Result<Triage, SetupError> {
+        let model = match &settings.classifier.model_file {
+            Some(path) => Arc::new(Model::load(path).map_err(|source| SetupError::Model {
+                path: path.display().to_string(),
+                source,
+            })?),
+            None => Arc::new(minhu_classify::default_model().clone()),
+        };
+        let rules = match &settings.classifier.rules_file {
+            Some(path) => {
+                let rules_error = |reason: String| SetupError::Rules {
+                    path: path.display().to_string(),
+                    reason,
+                };
+                let text = std::fs::read_to_string(path).map_err(|e| rules_error(e.to_string()))?;
+                Rules::from_toml(&text).map_err(|e| rules_error(e.to_string()))?
+            }
+            None => minhu_classify::default_rules().clone(),
+        };
+        Triage::with(settings, model, rules)
+    }
+
+    /// The pipeline with a given model and rules (tests, benchmarks).
+    pub fn with(
+        settings: &Settings,
+        model: Arc<Model>,
+        rules: Rules,
+    ) -> Result<Triage, SetupError> {
+        let routing = Routing::new(settings)?;
+        settings
+            .catalogue
+            .check_categories(model.labels().iter().map(String::as_str))?;
+        Ok(Triage {
+            model: RwLock::new(model),
+            rules,
+            routing,
+            min_confidence: settings.classifier.min_confidence,
+        })
+    }
+
+    /// The model in force.
+    pub fn model(&self) -> Arc<Model> {
+        self.model.read().expect("model lock").clone()
+    }
+
+    /// Puts `model` in force if the catalogue's categories are all among its labels (a model
+    /// that lacks one would leave that category's rules unreachable).
+    pub fn swap_model(&self, model: Arc<Model>) -> Result<(), minhu_route::ConfigErrors> {
+        self.router_config_check(&model)?;
+        *self.model.write().expect("model lock") = model;
+        Ok(())
+    }
+
+    fn router_config_check(&self, model: &Model) -> Result<(), minhu_route::ConfigErrors> {
+        let labels: std::collections::HashSet<&str> =
+            model.labels().iter().map(String::as_str).collect();
+        let mut problems = Vec::new();
+        for category in self.routing.router.categories() {
+            if category != minhu_route::ANY_CATEGORY && !labels.contains(category) {
+                problems.push(format!(
+                    "catalogue category {category:?} is not a label of model {}",
+                    model.version()
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(minhu_route::ConfigErrors { problems })
         }
     }
 
-    /// Classification and route for a petition, before duplicates are considered.
-    pub fn assess(&self, petition: &Petition) -> Triaged {
-        let mut classification = self.classifier.classify(&petition.title, &petition.body);
+    /// The routing in force.
+    pub fn routing(&self) -> &Routing {
+        &self.routing
+    }
+
+    /// Classification and route of a petition from `channel_id`, before duplicates are
+    /// considered.
+    pub fn assess(&self, petition: &Petition, channel_id: &str) -> Triaged {
+        let model = self.model();
+        let prediction = model.predict(&petition.title, &petition.body);
+        let analysis = self.rules.analyse(&petition.title, &petition.body);
         let hints = petition.hints.clone().unwrap_or_default();
-        // The channel's category counts only where the text gave no signal at all, and only
-        // if it is one of our labels.
-        if classification.category.is_empty()
-            && self.classifier.labels().any(|l| l == hints.category)
-        {
-            classification.category = hints.category.clone();
+        // The petitioner's own choice in the channel's form outranks the text rules.
+        let request_type = match RequestType::try_from(hints.request_type).unwrap_or_default() {
+            RequestType::Unspecified => request_type(analysis.request_type),
+            chosen => chosen,
+        };
+        let confident = prediction.probability >= self.min_confidence;
+        // Below the gate, a category the channel sent (a label of ours) decides: a person
+        // chose it.
+        let channel_category = (!confident && model.labels().contains(&hints.category))
+            .then(|| hints.category.clone());
+        let (category, decided_by) = match channel_category {
+            Some(category) => (category, "channel"),
+            None => (prediction.label.clone(), "model"),
+        };
+        let gated = !confident && decided_by == "model";
+        let classification = Classification {
+            category: category.clone(),
+            confidence: prediction.probability,
+            model_version: model.version().to_owned(),
+            scores: prediction
+                .top
+                .iter()
+                .map(|(label, p)| LabelScore {
+                    label: label.clone(),
+                    score: *p,
+                })
+                .collect(),
+            request_type: request_type as i32,
+            xinfang_category: xinfang_category(analysis.xinfang_category) as i32,
+            urgency: urgency(analysis.urgency) as i32,
+            pathway: Some(LegalPathway {
+                kind: pathway_kind(analysis.pathway.kind).to_owned(),
+                route: analysis.pathway.route.clone(),
+                hotline: analysis.pathway.hotline.clone().unwrap_or_default(),
+                rule_id: analysis.pathway.rule.clone().unwrap_or_default(),
+            }),
+            top_features: prediction
+                .top_features
+                .iter()
+                .map(|(feature, weight)| FeatureWeight {
+                    feature: feature.clone(),
+                    weight: *weight,
+                })
+                .collect(),
+            rules_fired: analysis.fired.clone(),
+            rules_version: self.rules.version().to_owned(),
+            below_confidence_gate: gated,
+            decided_by: decided_by.to_owned(),
+        };
+        let accusation = analysis.xinfang_category == RuleCategory::Accusation;
+        let mut route =
+            self.routing
+                .route(petition, channel_id, &category, request_type, accusation);
+        // 诉访分离 and the confidence gate hold the case for a person whatever the catalogue
+        // says; the computed place and guard stay on the record for them.
+        if route.centre_reason == CentreReason::Unspecified as i32 {
+            let held = if is_other_pathway(analysis.pathway.kind) {
+                Some(CentreReason::LegalPathway)
+            } else if gated {
+                Some(CentreReason::LowConfidence)
+            } else {
+                None
+            };
+            if let Some(reason) = held {
+                route.centre_reason = reason as i32;
+                route.lead_unit_id.clear();
+                route.lead_unit_name.clear();
+                route.assisting_unit_ids.clear();
+            }
         }
-        classification.request_type = RequestType::try_from(hints.request_type)
-            .unwrap_or_default()
-            .into();
-        let location = petition.location.clone().unwrap_or_default();
-        let located = self.gazetteer.locate(
-            &location.division_code,
-            &location.address,
-            &petition.title,
-            &petition.body,
-        );
-        let route = self.catalogue.route(
-            &classification.category,
-            &located.division_code,
-            located.source,
-        );
         Triaged {
             classification: Some(classification),
             route: Some(route),
@@ -72,63 +221,177 @@ impl Triage {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use minhu_contracts::v1::{ChannelHints, Location, LocationSource};
-
-    fn triage() -> Triage {
-        Triage::new(&Settings::defaults())
+impl Routing {
+    pub fn new(settings: &Settings) -> Result<Routing, minhu_route::ConfigErrors> {
+        Ok(Routing {
+            router: Router::new(&settings.catalogue)?,
+            channel_areas: settings
+                .channels
+                .iter()
+                .filter_map(|c| c.division_code.clone().map(|code| (c.id.clone(), code)))
+                .collect(),
+        })
     }
 
-    #[test]
-    fn a_township_construction_matter_goes_to_the_township() {
-        let petition = Petition {
-            title: "小区违章搭建".into(),
-            body: "我们小区有业主违章搭建，物业不管。".into(),
-            location: Some(Location {
-                address: "浦江县黄宅镇某小区".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let triaged = triage().assess(&petition);
-        let route = triaged.route.unwrap();
-        assert_eq!(triaged.classification.unwrap().category, "城乡建设");
-        assert_eq!(route.lead_unit_id, "pujiang-huangzhai");
-        assert_eq!(route.assisting_unit_ids, ["pujiang-housing"]);
-        assert_eq!(route.location_source, LocationSource::AddressText as i32);
+    /// The router in force.
+    pub fn router(&self) -> &Router {
+        &self.router
     }
 
-    #[test]
-    fn the_channel_hint_only_fills_a_silent_text() {
-        let mut petition = Petition {
-            body: "请尽快处理。".into(),
-            hints: Some(ChannelHints {
-                category: "卫生计生".into(),
-                request_type: RequestType::Help as i32,
-            }),
-            ..Default::default()
+    /// The route of a classified petition: the petition's code, else its address and text,
+    /// else the channel's own area; an accusation past the guard.
+    pub fn route(
+        &self,
+        petition: &Petition,
+        channel_id: &str,
+        category: &str,
+        request_type: RequestType,
+        accusation: bool,
+    ) -> RouteDecision {
+        let location = petition.location.clone().unwrap_or_default();
+        let reporter_consents = petition
+            .consent
+            .as_ref()
+            .is_some_and(|c| c.disclose_identity_to_handler && !c.keep_identity_confidential);
+        let mut input = RouteInput {
+            category,
+            request_type: route_request_type(request_type),
+            division_code: &location.division_code,
+            address: &location.address,
+            title: &petition.title,
+            body: &petition.body,
+            is_accusation: accusation,
+            reporter_consents,
         };
-        let triaged = triage().assess(&petition);
-        let classification = triaged.classification.unwrap();
-        assert_eq!(classification.category, "卫生计生");
-        assert_eq!(classification.request_type, RequestType::Help as i32);
-        assert_eq!(triaged.route.unwrap().lead_unit_id, "pujiang-health");
-
-        petition.body = "公司拖欠工资三个月。".into();
-        let classification = triage().assess(&petition).classification.unwrap();
-        assert_eq!(classification.category, "劳动和社会保障");
+        let mut outcome = self.router.route(&input);
+        let mut channel_area = false;
+        if let RouteOutcome::CentreQueue(q) = &outcome
+            && q.reason == minhu_route::CentreReason::NoLocation
+            && let Some(code) = self.channel_areas.get(channel_id)
+        {
+            input.division_code = code;
+            outcome = self.router.route(&input);
+            channel_area = true;
+        }
+        let mut decision = self.decision(&outcome);
+        if channel_area && decision.location_source != LocationSource::Unspecified as i32 {
+            decision.location_source = LocationSource::DefaultArea as i32;
+        }
+        decision
     }
 
-    #[test]
-    fn an_unclassifiable_petition_falls_back_to_the_county_government() {
-        let petition = Petition {
-            body: "请尽快处理。".into(),
+    /// The contract's form of a routing outcome.
+    fn decision(&self, outcome: &RouteOutcome) -> RouteDecision {
+        let location = outcome.location();
+        let mut decision = RouteDecision {
+            catalogue_version: outcome.catalogue_version().to_owned(),
+            division_code: location
+                .map(|l| l.division_code.clone())
+                .unwrap_or_default(),
+            location_source: location.map_or(LocationSource::Unspecified, |l| match l.source {
+                minhu_route::LocationSource::ChannelCode => LocationSource::ChannelCode,
+                minhu_route::LocationSource::AddressText => LocationSource::AddressText,
+                minhu_route::LocationSource::BodyText => LocationSource::BodyText,
+            }) as i32,
             ..Default::default()
         };
-        let route = triage().assess(&petition).route.unwrap();
-        assert!(route.fallback);
-        assert_eq!(route.lead_unit_id, "pujiang-county");
+        if let Some(guard) = outcome.guard() {
+            decision.accused_unit_ids = guard.accused.clone();
+            decision.identity_withheld = guard.identity_withheld;
+            decision.guard_redirect = guard
+                .redirect
+                .map(|r| match r {
+                    minhu_route::Redirect::DisciplineUnit => "discipline_unit",
+                    minhu_route::Redirect::SupervisingUnit => "supervising_unit",
+                    minhu_route::Redirect::DefaultDisciplineUnit => "default_discipline_unit",
+                })
+                .unwrap_or_default()
+                .to_owned();
+        }
+        match outcome {
+            RouteOutcome::Dispatch(d) => {
+                decision.lead_unit_name = self
+                    .router
+                    .directory()
+                    .unit(&d.lead)
+                    .map(|u| u.name.clone())
+                    .unwrap_or_default();
+                decision.lead_unit_id = d.lead.clone();
+                decision.assisting_unit_ids = d.assisting.clone();
+                decision.rule_id = d.rule_id.clone();
+                decision.fallback = d.fallback;
+            }
+            RouteOutcome::CentreQueue(q) => {
+                decision.centre_reason = match q.reason {
+                    minhu_route::CentreReason::NoLocation => CentreReason::NoLocation,
+                    minhu_route::CentreReason::NoResponsibleUnit => CentreReason::NoResponsibleUnit,
+                    minhu_route::CentreReason::GuardExhausted => CentreReason::GuardExhausted,
+                } as i32;
+            }
+        }
+        decision
     }
 }
+
+/// Litigation, arbitration and administrative review have their own statutory procedures
+/// (诉访分离): the case is not dispatched.
+fn is_other_pathway(kind: PathwayKind) -> bool {
+    matches!(
+        kind,
+        PathwayKind::Litigation | PathwayKind::Arbitration | PathwayKind::AdministrativeReview
+    )
+}
+
+/// The contract's name of a pathway (the rules file's).
+fn pathway_kind(kind: PathwayKind) -> &'static str {
+    match kind {
+        PathwayKind::Dispatch => "dispatch",
+        PathwayKind::Emergency => "emergency",
+        PathwayKind::Litigation => "litigation",
+        PathwayKind::Arbitration => "arbitration",
+        PathwayKind::AdministrativeReview => "administrative_review",
+    }
+}
+
+fn request_type(value: minhu_classify::RequestType) -> RequestType {
+    use minhu_classify::RequestType as Rule;
+    match value {
+        Rule::Consultation => RequestType::Consultation,
+        Rule::Help => RequestType::Help,
+        Rule::Complaint => RequestType::Complaint,
+        Rule::Report => RequestType::Report,
+        Rule::Suggestion => RequestType::Suggestion,
+    }
+}
+
+fn route_request_type(value: RequestType) -> Option<minhu_route::RequestType> {
+    use minhu_route::RequestType as Route;
+    match value {
+        RequestType::Unspecified => None,
+        RequestType::Consultation => Some(Route::Consultation),
+        RequestType::Help => Some(Route::Help),
+        RequestType::Complaint => Some(Route::Complaint),
+        RequestType::Report => Some(Route::Report),
+        RequestType::Suggestion => Some(Route::Suggestion),
+    }
+}
+
+fn xinfang_category(value: RuleCategory) -> XinfangCategory {
+    match value {
+        RuleCategory::Suggestion => XinfangCategory::Suggestion,
+        RuleCategory::Accusation => XinfangCategory::Accusation,
+        RuleCategory::Claim => XinfangCategory::Claim,
+    }
+}
+
+fn urgency(value: minhu_classify::Urgency) -> Urgency {
+    use minhu_classify::Urgency as Rule;
+    match value {
+        Rule::Ordinary => Urgency::Ordinary,
+        Rule::Urgent => Urgency::Urgent,
+        Rule::VeryUrgent => Urgency::VeryUrgent,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -24,12 +24,13 @@ use bytes::Bytes;
 use futures::FutureExt;
 use minhu_contracts::bus;
 use minhu_contracts::v1::{
-    CaseEvent, CaseStatus, CaseView, Dispatched, DispatchedCase, HistoryEntry, HotspotRaised,
-    IntakeRecord, MemberJoined, RepeatLinked, RouteDecision, UnitEvent, case_event, unit_event,
+    CaseEvent, CaseStatus, CaseView, CentreQueued, CentreReason, Dispatched, DispatchedCase,
+    HistoryEntry, HotspotRaised, IntakeRecord, MemberJoined, RepeatLinked, RouteDecision,
+    UnitEvent, case_event, unit_event,
 };
 use minhu_core::bus::Bus;
 use minhu_core::case::{self, CaseStore, StoreError};
-use minhu_core::config::{DeadlineSettings, DedupSettings, TriageSettings};
+use minhu_core::config::{CENTRE_QUEUE_ID, DeadlineSettings, DedupSettings, TriageSettings};
 use minhu_core::consumer::{self, Verdict};
 use minhu_core::deadlines::{self, timestamp};
 use minhu_core::domain::TrackingNumber;
@@ -70,6 +71,11 @@ pub enum Outcome {
     Merged {
         case_id: String,
         lead: String,
+    },
+    /// Waiting in the dispatch centre's queue for a person (派单中心待派).
+    CentreQueued {
+        case_id: String,
+        reason: CentreReason,
     },
 }
 
@@ -156,6 +162,7 @@ impl TriageWorker {
             Ok(Outcome::Dispatched { .. }) => "dispatched",
             Ok(Outcome::Duplicate { .. }) => "duplicate",
             Ok(Outcome::Merged { .. }) => "merged",
+            Ok(Outcome::CentreQueued { .. }) => "centre_queue",
             Err(TriageError::Poison(_)) => "poison",
             Err(TriageError::Transient(_)) => "retry",
         };
@@ -218,6 +225,10 @@ impl TriageWorker {
         };
         case::apply(&mut view, &first);
         view.last_event_sequence = first_sequence;
+        // 检举控告 without the reporter's consent: no handling unit learns who reported.
+        if triaged.route.as_ref().is_some_and(|r| r.identity_withheld) {
+            view.identity_confidential = true;
+        }
 
         if !triaged.duplicate_of.is_empty() {
             let original = triaged.duplicate_of.clone();
@@ -255,17 +266,14 @@ impl TriageWorker {
             .route
             .clone()
             .ok_or_else(|| TriageError::Poison("triaged event without a route".into()))?;
+        let queued = CentreReason::try_from(route.centre_reason).unwrap_or_default();
         let deadlines = deadlines::initial(accepted_at, &self.deadlines);
         let second = match self.cases.event(&case_id, 2).await.map_err(transient)? {
             Some(done) => done,
             None => {
-                self.deliver(&view, &route, &deadlines, accepted_at).await?;
-                let dispatched = CaseEvent {
-                    case_id: case_id.clone(),
-                    at: Some(timestamp(OffsetDateTime::now_utc())),
-                    actor: "triage".into(),
-                    number: 2,
-                    event: Some(case_event::Event::Dispatched(Dispatched {
+                let event = if queued == CentreReason::Unspecified {
+                    self.deliver(&view, &route, &deadlines, accepted_at).await?;
+                    case_event::Event::Dispatched(Dispatched {
                         unit_id: route.lead_unit_id.clone(),
                         handling_due_at: deadlines
                             .iter()
@@ -273,15 +281,25 @@ impl TriageWorker {
                             .and_then(|d| d.due_at),
                         deadlines: deadlines.clone(),
                         ..Default::default()
-                    })),
+                    })
+                } else {
+                    self.deliver_to_centre(&view, &route).await?;
+                    case_event::Event::CentreQueued(centre_queued(queued, &triaged))
+                };
+                let second = CaseEvent {
+                    case_id: case_id.clone(),
+                    at: Some(timestamp(OffsetDateTime::now_utc())),
+                    actor: "triage".into(),
+                    number: 2,
+                    event: Some(event),
                 };
                 match self
                     .cases
-                    .append(&case_id, first_sequence, &dispatched)
+                    .append(&case_id, first_sequence, &second)
                     .await
                     .map_err(transient)?
                 {
-                    Some(sequence) => (sequence, dispatched),
+                    Some(sequence) => (sequence, second),
                     // Another instance recorded it first: its record stands.
                     None => self
                         .cases
@@ -295,10 +313,47 @@ impl TriageWorker {
         case::apply(&mut view, &second.1);
         view.last_event_sequence = second.0;
         self.cases.create(&view).await.map_err(transient)?;
+        if queued != CentreReason::Unspecified {
+            return Ok(Outcome::CentreQueued {
+                case_id,
+                reason: queued,
+            });
+        }
         Ok(Outcome::Dispatched {
             case_id,
             unit_id: route.lead_unit_id,
         })
+    }
+
+    /// Puts the case on the dispatch centre's feed (`minhu.dispatch.centre.<case>.2`), once.
+    async fn deliver_to_centre(
+        &self,
+        view: &CaseView,
+        route: &RouteDecision,
+    ) -> Result<(), TriageError> {
+        let event = UnitEvent {
+            event_id: format!("{}/2", view.case_id),
+            case_id: view.case_id.clone(),
+            unit_id: CENTRE_QUEUE_ID.to_owned(),
+            at: Some(timestamp(OffsetDateTime::now_utc())),
+            event: Some(unit_event::Event::Assigned(assignment(
+                view,
+                route,
+                &[],
+                true,
+            ))),
+        };
+        let fresh = append_once(
+            &self.bus,
+            bus::dispatch_subject(CENTRE_QUEUE_ID, &view.case_id, 2),
+            event.encode_to_vec().into(),
+        )
+        .await?;
+        if fresh {
+            let reason = CentreReason::try_from(route.centre_reason).unwrap_or_default();
+            metrics::centre_queued(reason.as_str_name());
+        }
+        Ok(())
     }
 
     /// Puts the case on the feed of its lead and assisting units, each once.
@@ -313,23 +368,7 @@ impl TriageWorker {
         let units = std::iter::once(&route.lead_unit_id).chain(&route.assisting_unit_ids);
         for unit in units {
             let lead = *unit == route.lead_unit_id;
-            let case = DispatchedCase {
-                case_id: view.case_id.clone(),
-                tracking_number: view.tracking_number.clone(),
-                channel_id: view.channel_id.clone(),
-                accepted_at: view.accepted_at,
-                title: view.title.clone(),
-                body: view.body.clone(),
-                classification: view.classification.clone(),
-                route: Some(route.clone()),
-                location: view.location.clone(),
-                attachments: view.attachments.clone(),
-                deadlines: deadlines.to_vec(),
-                petitioner_identified: view.petitioner_identified,
-                identity_confidential: view.identity_confidential,
-                lead,
-                repeat_of_closed: view.repeat_of_closed.clone(),
-            };
+            let case = assignment(view, route, deadlines, lead);
             let event = UnitEvent {
                 event_id: format!("{}/2", view.case_id),
                 case_id: view.case_id.clone(),
@@ -363,7 +402,7 @@ impl TriageWorker {
             return Ok(done);
         }
         let petition = record.petition.clone().unwrap_or_default();
-        let mut triaged = self.triage.assess(&petition);
+        let mut triaged = self.triage.assess(&petition, &record.channel_id);
         let facts = Facts {
             petitioner: PetitionerKey::of(&record.petitioner_key),
             division: Division::of(
@@ -498,6 +537,52 @@ impl TriageWorker {
         self.record_on(&lead.case_id, raised, |v| v.hotspot_raised_at.is_some())
             .await
             .map(|_| ())
+    }
+}
+
+/// The case as a unit (or the centre) receives it.
+fn assignment(
+    view: &CaseView,
+    route: &RouteDecision,
+    deadlines: &[minhu_contracts::v1::Deadline],
+    lead: bool,
+) -> DispatchedCase {
+    DispatchedCase {
+        case_id: view.case_id.clone(),
+        tracking_number: view.tracking_number.clone(),
+        channel_id: view.channel_id.clone(),
+        accepted_at: view.accepted_at,
+        title: view.title.clone(),
+        body: view.body.clone(),
+        classification: view.classification.clone(),
+        route: Some(route.clone()),
+        location: view.location.clone(),
+        attachments: view.attachments.clone(),
+        deadlines: deadlines.to_vec(),
+        petitioner_identified: view.petitioner_identified,
+        identity_confidential: view.identity_confidential,
+        lead,
+        repeat_of_closed: view.repeat_of_closed.clone(),
+    }
+}
+
+/// Why the case waits for the centre, in words for the centre's staff.
+fn centre_queued(reason: CentreReason, triaged: &minhu_contracts::v1::Triaged) -> CentreQueued {
+    let classification = triaged.classification.clone().unwrap_or_default();
+    let detail = match reason {
+        CentreReason::LegalPathway => classification.pathway.map(|p| p.route).unwrap_or_default(),
+        CentreReason::LowConfidence => format!(
+            "分类置信度 {:.2} 低于门限: {}",
+            classification.confidence, classification.category
+        ),
+        CentreReason::NoLocation => "事发地不明".into(),
+        CentreReason::NoResponsibleUnit => "无对应承办单位".into(),
+        CentreReason::GuardExhausted => "检举控告: 无可回避被举报单位的承办单位".into(),
+        CentreReason::Unspecified => String::new(),
+    };
+    CentreQueued {
+        reason: reason as i32,
+        detail,
     }
 }
 
