@@ -243,7 +243,7 @@ async fn a_new_model_file_takes_over_without_a_restart() {
     let model_file = path.clone();
     let app = spawn_app_with(&server.url(), &minhu::Role::ALL, move |s| {
         s.classifier.model_file = Some(model_file);
-        s.classifier.reload_check_secs = 1;
+        s.triage.reload_check_secs = 1;
     })
     .await;
     let version_of = |view: CaseView| view.classification.unwrap().model_version;
@@ -265,6 +265,80 @@ async fn a_new_model_file_takes_over_without_a_restart() {
             break;
         }
         assert!(Instant::now() < deadline, "the new model never took over");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_changed_catalogue_routes_new_petitions_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("minhu.toml");
+    std::fs::write(&file, "[catalogue]\nversion = \"reload-1\"\n").unwrap();
+    let server = NatsServer::start();
+    let app = minhu_e2e::spawn_app_reloading(
+        &server.url(),
+        &minhu::Role::ALL,
+        |s| {
+            s.catalogue.version = "reload-1".into();
+            s.triage.reload_check_secs = 1;
+        },
+        Some(file.clone()),
+    )
+    .await;
+    // Each from another petitioner, each with text of its own: no repeats, no clusters.
+    let bus_petition = |id: &str, n: u64| {
+        let mut p = minhu_e2e::distinct_petition(id, n);
+        let detail = p.body.split('：').nth(1).unwrap_or_default().to_owned();
+        p.title = "公交车班次太少".into();
+        p.body = format!("浦江县城的公交车班次太少，等车要一个小时，希望增加班次。{detail}");
+        p
+    };
+    let receipt = app
+        .submit(WEB_TOKEN, bus_petition("cat-1", 1))
+        .await
+        .unwrap();
+    let route = app
+        .wait_for_case(&receipt.tracking_number)
+        .await
+        .route
+        .unwrap();
+    assert_eq!(
+        (
+            route.catalogue_version.as_str(),
+            route.lead_unit_id.as_str()
+        ),
+        ("reload-1", "pujiang-transport")
+    );
+
+    // The county takes everything from now on.
+    let staged = dir.path().join("minhu.toml.new");
+    std::fs::write(
+        &staged,
+        "[catalogue]\nversion = \"reload-2\"\n[[catalogue.rules]]\nid = \"county-all\"\ncategory = \"*\"\narea_prefix = \"330726\"\nlead = \"pujiang-county\"\n",
+    )
+    .unwrap();
+    std::fs::rename(&staged, &file).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for n in 2.. {
+        let receipt = app
+            .submit(WEB_TOKEN, bus_petition(&format!("cat-{n}"), n))
+            .await
+            .unwrap();
+        let route = app
+            .wait_for_case(&receipt.tracking_number)
+            .await
+            .route
+            .unwrap();
+        if route.catalogue_version == "reload-2" {
+            assert_eq!(route.lead_unit_id, "pujiang-county");
+            assert_eq!(route.rule_id, "county-all");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new catalogue never took over"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     app.stop().await.unwrap();

@@ -72,13 +72,25 @@ pub async fn spawn_app_with(
     roles: &[Role],
     adjust: impl FnOnce(&mut Settings),
 ) -> TestApp {
+    spawn_app_reloading(nats_url, roles, adjust, None).await
+}
+
+/// As [`spawn_app_with`], reloading the `[catalogue]` of `config_file` when it changes, as
+/// `minhu serve --config FILE` does.
+pub async fn spawn_app_reloading(
+    nats_url: &str,
+    roles: &[Role],
+    adjust: impl FnOnce(&mut Settings),
+    config_file: Option<std::path::PathBuf>,
+) -> TestApp {
     init_test_log();
     let mut settings = test_settings(nats_url);
     adjust(&mut settings);
     settings.validate().expect("test settings are valid");
     let app = App::build(settings.clone(), nats_url, roles)
         .await
-        .expect("app builds");
+        .expect("app builds")
+        .reloading_from(config_file);
     let grpc_addr = app.grpc_addr();
     let metrics_addr = app.metrics_addr();
     let (stop, stopped) = oneshot::channel::<()>();

@@ -99,6 +99,9 @@ pub struct GatewaySettings {
 pub struct TriageSettings {
     pub ack_wait_secs: u64,
     pub max_deliver: i64,
+    /// How often a new model file (`classifier.model_file`) or a changed configuration file
+    /// (its `[catalogue]`) is looked for.
+    pub reload_check_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -296,8 +299,6 @@ pub struct ClassifierSettings {
     /// 置信度门限: a prediction less probable than this goes to the dispatch centre's queue
     /// instead of automatic routing.
     pub min_confidence: f64,
-    /// How often triage looks for a new model file.
-    pub reload_check_secs: u64,
 }
 
 /// A unit's CaseService credential.
@@ -437,8 +438,8 @@ impl Settings {
         if !(0.0..=1.0).contains(&self.classifier.min_confidence) {
             problems.push("classifier.min_confidence must be within 0..=1".into());
         }
-        if self.classifier.reload_check_secs == 0 {
-            problems.push("classifier.reload_check_secs must be at least 1".into());
+        if self.triage.reload_check_secs == 0 {
+            problems.push("triage.reload_check_secs must be at least 1".into());
         }
         if let Err(e) = minhu_route::Router::new(&self.catalogue) {
             problems.extend(e.problems.into_iter().map(|p| format!("catalogue.{p}")));

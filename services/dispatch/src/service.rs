@@ -58,7 +58,7 @@ pub struct CaseApi {
     objection_working_days: u32,
     review_window_days: u32,
     /// Routes a case the centre classified by hand.
-    routing: Arc<minhu_triage::Routing>,
+    routing: minhu_triage::LiveRouting,
     deadlines: minhu_core::config::DeadlineSettings,
 }
 
@@ -67,9 +67,10 @@ impl CaseApi {
         settings: &Settings,
         bus: Bus,
         calendar: Arc<Calendar>,
-    ) -> Result<CaseApi, minhu_route::ConfigErrors> {
+        routing: minhu_triage::LiveRouting,
+    ) -> CaseApi {
         let units = &settings.catalogue.units;
-        Ok(CaseApi {
+        CaseApi {
             store: CaseStore::new(bus.clone()),
             bus,
             directory: Arc::new(Directory {
@@ -103,9 +104,9 @@ impl CaseApi {
             sla: Arc::new(settings.clock.sla_config()),
             objection_working_days: settings.centre.objection_working_days,
             review_window_days: settings.centre.review_window_days,
-            routing: Arc::new(minhu_triage::Routing::new(settings)?),
+            routing,
             deadlines: settings.deadlines.clone(),
-        })
+        }
     }
 
     pub fn into_service(self) -> CaseServiceServer<CaseApi> {
@@ -510,8 +511,8 @@ impl CaseService for CaseApi {
     ) -> Result<Response<CaseView>, Status> {
         self.centre(&request)?;
         let r = request.into_inner();
-        let known = self
-            .routing
+        let routing = self.routing.current();
+        let known = routing
             .router()
             .categories()
             .any(|c| c == r.category && c != minhu_route::ANY_CATEGORY);
@@ -535,7 +536,7 @@ impl CaseService for CaseApi {
             location: view.location.clone(),
             ..Default::default()
         };
-        let mut route = self.routing.route(
+        let mut route = routing.route(
             &petition,
             &view.channel_id,
             &r.category,

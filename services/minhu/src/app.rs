@@ -43,6 +43,8 @@ pub struct App {
     bus: Bus,
     grpc: Option<TcpListener>,
     metrics: Option<TcpListener>,
+    /// The configuration file the settings came from: its `[catalogue]` is reloaded on change.
+    config_file: Option<std::path::PathBuf>,
 }
 
 impl App {
@@ -76,7 +78,15 @@ impl App {
             bus,
             grpc,
             metrics,
+            config_file: None,
         })
+    }
+
+    /// Watches `file` (the configuration the settings were loaded from) and puts each new
+    /// `[catalogue]` in force without a restart.
+    pub fn reloading_from(mut self, file: Option<std::path::PathBuf>) -> App {
+        self.config_file = file;
+        self
     }
 
     /// Where the gRPC server listens, if a role of this process serves gRPC.
@@ -149,7 +159,13 @@ impl App {
             bus,
             grpc,
             metrics,
+            config_file,
         } = self;
+        // One routing for triage and the centre's manual classification, swapped on reload.
+        let routing = minhu_triage::LiveRouting::new(
+            minhu_triage::Routing::new(&settings).context("catalogue")?,
+        );
+        let reload_every = Duration::from_secs(settings.triage.reload_check_secs);
         let unit_names: HashMap<String, String> = settings
             .catalogue
             .units
@@ -228,9 +244,8 @@ impl App {
                 );
                 minhu_clock::Calendar::embedded()
             });
-            CaseApi::new(&settings, bus.clone(), Arc::new(calendar)).context("dispatch role")
+            CaseApi::new(&settings, bus.clone(), Arc::new(calendar), routing.clone())
         });
-        let cases = cases.transpose()?;
         if cases.is_some() {
             let feed = FeedWorker::new(bus.clone(), settings.supervisors());
             let stop = stop.clone();
@@ -261,22 +276,29 @@ impl App {
             });
         }
 
+        let mut triage_for_reload = None;
         if roles.contains(&Role::Triage) {
-            let triage = Arc::new(Triage::new(&settings).context("triage role")?);
+            let triage =
+                Arc::new(Triage::sharing(&settings, routing.clone()).context("triage role")?);
             tracing::info!(
                 model = triage.model().version(),
                 catalogue = triage.routing().router().catalogue_version(),
                 "triage ready"
             );
             if let Some(path) = settings.classifier.model_file.clone() {
-                let every = Duration::from_secs(settings.classifier.reload_check_secs);
                 let stop = stop.clone();
                 let triage = triage.clone();
                 tokio::spawn(async move {
-                    minhu_triage::reload::watch_model(triage, path, every, stop.cancelled_owned())
-                        .await;
+                    minhu_triage::reload::watch_model(
+                        triage,
+                        path,
+                        reload_every,
+                        stop.cancelled_owned(),
+                    )
+                    .await;
                 });
             }
+            triage_for_reload = Some(triage.clone());
             let worker = TriageWorker::new(
                 bus.clone(),
                 triage,
@@ -292,6 +314,22 @@ impl App {
                     ("triage", Ok(()))
                 }
                 .instrument(tracing::info_span!("role", name = "triage"))
+            });
+        }
+
+        if let Some(path) = config_file
+            && (roles.contains(&Role::Triage) || roles.contains(&Role::Dispatch))
+        {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                minhu_triage::reload::watch_catalogue(
+                    routing,
+                    triage_for_reload,
+                    path,
+                    reload_every,
+                    stop.cancelled_owned(),
+                )
+                .await;
             });
         }
 

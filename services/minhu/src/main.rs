@@ -226,7 +226,7 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init(&cli.log_format);
             let settings = Settings::load(config.as_deref())?;
             let roles = parse_roles(&roles).map_err(anyhow::Error::msg)?;
-            serve(settings, roles, nats_url).await
+            serve(settings, config, roles, nats_url).await
         }
         Command::Eval {
             command: EvalCommand::Dedup { data, pairs },
@@ -469,6 +469,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(
     settings: Settings,
+    config: Option<std::path::PathBuf>,
     roles: Vec<Role>,
     nats_url: Option<String>,
 ) -> anyhow::Result<()> {
@@ -488,7 +489,9 @@ async fn serve(
         .or_else(|| managed.as_ref().map(|m| m.url().to_owned()))
         .expect("either configured or managed");
 
-    let app = App::build(settings.clone(), &url, &roles).await?;
+    let app = App::build(settings.clone(), &url, &roles)
+        .await?
+        .reloading_from(config);
     print_banner(&settings, &roles, &app, &url, managed.is_some());
 
     let result = app.run_until_stopped(shutdown_signal()).await;

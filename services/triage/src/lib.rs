@@ -44,8 +44,29 @@ pub enum SetupError {
 pub struct Triage {
     model: RwLock<Arc<Model>>,
     rules: Rules,
-    routing: Routing,
+    routing: LiveRouting,
     min_confidence: f64,
+}
+
+/// The routing in force, shared by triage and the centre's manual classification; a
+/// configuration reload swaps in a new one (cases already routed keep their decision, which
+/// names the catalogue version that made it).
+#[derive(Clone)]
+pub struct LiveRouting(Arc<RwLock<Arc<Routing>>>);
+
+impl LiveRouting {
+    pub fn new(routing: Routing) -> LiveRouting {
+        LiveRouting(Arc::new(RwLock::new(Arc::new(routing))))
+    }
+
+    /// The routing now.
+    pub fn current(&self) -> Arc<Routing> {
+        self.0.read().expect("routing lock").clone()
+    }
+
+    pub fn replace(&self, routing: Routing) {
+        *self.0.write().expect("routing lock") = Arc::new(routing);
+    }
 }
 
 /// Where a classified petition goes: the catalogue's router and each channel's own area.
@@ -60,6 +81,11 @@ impl Triage {
     /// Builds the pipeline from the settings: the configured model file or the embedded
     /// default model, the configured rules or the embedded ones, the catalogue.
     pub fn new(settings: &Settings) -> Result<Triage, SetupError> {
+        Triage::sharing(settings, LiveRouting::new(Routing::new(settings)?))
+    }
+
+    /// As [`Triage::new`], routing with `routing` (shared with others that route).
+    pub fn sharing(settings: &Settings, routing: LiveRouting) -> Result<Triage, SetupError> {
         let model = match &settings.classifier.model_file {
             Some(path) => Arc::new(Model::load(path).map_err(|source| SetupError::Model {
                 path: path.display().to_string(),
@@ -78,7 +104,7 @@ impl Triage {
             }
             None => minhu_classify::default_rules().clone(),
         };
-        Triage::with(settings, model, rules)
+        Triage::with(settings, model, rules, routing)
     }
 
     /// The pipeline with a given model and rules (tests, benchmarks).
@@ -86,11 +112,9 @@ impl Triage {
         settings: &Settings,
         model: Arc<Model>,
         rules: Rules,
+        routing: LiveRouting,
     ) -> Result<Triage, SetupError> {
-        let routing = Routing::new(settings)?;
-        settings
-            .catalogue
-            .check_categories(model.labels().iter().map(String::as_str))?;
+        fits(&model, &routing.current())?;
         Ok(Triage {
             model: RwLock::new(model),
             rules,
@@ -107,33 +131,21 @@ impl Triage {
     /// Puts `model` in force if the catalogue's categories are all among its labels (a model
     /// that lacks one would leave that category's rules unreachable).
     pub fn swap_model(&self, model: Arc<Model>) -> Result<(), minhu_route::ConfigErrors> {
-        self.router_config_check(&model)?;
+        fits(&model, &self.routing.current())?;
         *self.model.write().expect("model lock") = model;
         Ok(())
     }
 
-    fn router_config_check(&self, model: &Model) -> Result<(), minhu_route::ConfigErrors> {
-        let labels: std::collections::HashSet<&str> =
-            model.labels().iter().map(String::as_str).collect();
-        let mut problems = Vec::new();
-        for category in self.routing.router.categories() {
-            if category != minhu_route::ANY_CATEGORY && !labels.contains(category) {
-                problems.push(format!(
-                    "catalogue category {category:?} is not a label of model {}",
-                    model.version()
-                ));
-            }
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(minhu_route::ConfigErrors { problems })
-        }
+    /// The routing in force.
+    pub fn routing(&self) -> Arc<Routing> {
+        self.routing.current()
     }
 
-    /// The routing in force.
-    pub fn routing(&self) -> &Routing {
-        &self.routing
+    /// Puts a new catalogue in force if the model in force knows all of its categories.
+    pub fn replace_routing(&self, routing: Routing) -> Result<(), minhu_route::ConfigErrors> {
+        fits(&self.model(), &routing)?;
+        self.routing.replace(routing);
+        Ok(())
     }
 
     /// Classification and route of a petition from `channel_id`, before duplicates are
@@ -195,6 +207,7 @@ impl Triage {
         let accusation = analysis.xinfang_category == RuleCategory::Accusation;
         let mut route =
             self.routing
+                .current()
                 .route(petition, channel_id, &category, request_type, accusation);
         // 诉访分离 and the confidence gate hold the case for a person whatever the catalogue
         // says; the computed place and guard stay on the record for them.
@@ -330,6 +343,27 @@ impl Routing {
             }
         }
         decision
+    }
+}
+
+/// Every category the catalogue routes must be a label the model can give, or its rules could
+/// never match.
+fn fits(model: &Model, routing: &Routing) -> Result<(), minhu_route::ConfigErrors> {
+    let problems: Vec<String> = routing
+        .router
+        .categories()
+        .filter(|c| *c != minhu_route::ANY_CATEGORY && !model.labels().iter().any(|l| l == c))
+        .map(|c| {
+            format!(
+                "catalogue category {c:?} is not a label of model {}",
+                model.version()
+            )
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(minhu_route::ConfigErrors { problems })
     }
 }
 
