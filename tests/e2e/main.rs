@@ -6,6 +6,8 @@ mod clock;
 mod cluster;
 mod dedup;
 mod faults;
+mod feeds;
+mod identity;
 mod intake;
 mod ops;
 mod processes;

@@ -343,3 +343,68 @@ async fn a_changed_catalogue_routes_new_petitions_without_a_restart() {
     }
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn replay_shows_then_applies_what_a_new_catalogue_changes() {
+    let server = NatsServer::start();
+    let app = spawn_app(&server.url()).await;
+    let since = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
+    let mut p = minhu_e2e::distinct_petition("replay-1", 1);
+    p.title = "公交车班次太少".into();
+    p.body = "浦江县城的公交车班次太少，等车要一个小时，希望增加班次。".into();
+    let receipt = app.submit(WEB_TOKEN, p).await.unwrap();
+    let case_id = receipt.tracking_number.clone();
+    let view = app.wait_for_case(&case_id).await;
+    assert_eq!(view.route.unwrap().lead_unit_id, "pujiang-transport");
+
+    let mut settings = app.settings.clone();
+    settings.catalogue.version = "replay-2".into();
+    settings.catalogue.rules = vec![minhu_route::RuleConfig {
+        id: "county-all".into(),
+        category: "*".into(),
+        request_type: None,
+        area_prefix: "330726".into(),
+        lead: "pujiang-county".into(),
+        assist: Vec::new(),
+    }];
+    let client = minhu_core::bus::connect(&server.url(), "replay-test")
+        .await
+        .unwrap();
+    let bus = minhu_core::bus::Bus::provision(client, 1, Duration::from_secs(5))
+        .await
+        .unwrap();
+
+    let mut out = Vec::new();
+    let report = minhu::replay::replay(&settings, &bus, since, true, &mut out)
+        .await
+        .unwrap();
+    let printed = String::from_utf8(out).unwrap();
+    assert_eq!(report.to_string(), "cases=1 changed=1 applied=0 skipped=0");
+    assert!(
+        printed.contains(&format!(
+            "{case_id} pujiang-transport -> pujiang-county rule county-all (pujiang-demo-2026.1 -> replay-2)"
+        )),
+        "{printed}"
+    );
+    // A dry run changes nothing.
+    let view = app.wait_for_case(&case_id).await;
+    assert_eq!(view.route.unwrap().lead_unit_id, "pujiang-transport");
+
+    let mut out = Vec::new();
+    let report = minhu::replay::replay(&settings, &bus, since, false, &mut out)
+        .await
+        .unwrap();
+    assert_eq!(report.to_string(), "cases=1 changed=1 applied=1 skipped=0");
+    let view = app.wait_for_case(&case_id).await;
+    assert_eq!(view.status, CaseStatus::Dispatched as i32);
+    assert_eq!(view.route.unwrap().lead_unit_id, "pujiang-county");
+    let mut cases = cases(&app).await;
+    wait_listing(&mut cases, "demo-unit-county", &case_id, true).await;
+
+    // Replayed again, nothing is left to change.
+    let report = minhu::replay::replay(&settings, &bus, since, false, &mut Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(report.to_string(), "cases=1 changed=0 applied=0 skipped=0");
+    app.stop().await.unwrap();
+}

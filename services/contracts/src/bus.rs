@@ -68,6 +68,7 @@ pub fn case_event_kind(event: &case_event::Event) -> &'static str {
         Event::Split(_) => "split",
         Event::CentreQueued(_) => "centre_queued",
         Event::Reclassified(_) => "reclassified",
+        Event::PetitionerRevealed(_) => "petitioner_revealed",
     }
 }
 

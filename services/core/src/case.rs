@@ -66,6 +66,10 @@ pub fn apply(view: &mut CaseView, event: &CaseEvent) {
                 format!("已交办{}", lead_name(view)),
             ))
         }
+        Event::PetitionerRevealed(_) => {
+            view.identity_reads += 1;
+            None
+        }
         Event::CentreQueued(q) => {
             view.status = CaseStatus::CentreQueue as i32;
             Some(history(CaseStatus::CentreQueue, centre_note(q)))

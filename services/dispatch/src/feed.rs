@@ -176,6 +176,7 @@ pub fn deliveries(
         }
         Event::DeadlinesSet(_) | Event::Paused(_) | Event::Resumed(_) => update(&lead_now),
         Event::Evaluated(_)
+        | Event::PetitionerRevealed(_)
         | Event::RepeatLinked(_)
         | Event::MemberJoined(_)
         | Event::HotspotRaised(_)

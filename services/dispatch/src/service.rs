@@ -17,7 +17,7 @@ use minhu_contracts::v1::{
     Petition, Rating, ReassignRequest, ReplyRequest, RequestType, ReturnReason, ReturnRequest,
     ReviewRequest, SplitRequest, SubscribeRequest, UnitEvent, UnitEventDelivery,
 };
-use minhu_contracts::v1::{PauseRequest, ResumeRequest};
+use minhu_contracts::v1::{IntakeRecord, PauseRequest, Petitioner, ResumeRequest, RevealRequest};
 use minhu_core::bus::Bus;
 use minhu_core::case::{CaseStore, StoreError};
 use minhu_core::config::Settings;
@@ -243,6 +243,23 @@ impl CaseApi {
         ))
     }
 
+    /// 改派 by the centre, for tools acting in its name (`minhu replay`): as the `Reassign`
+    /// call, without a token.
+    pub async fn reassign_by_centre(
+        &self,
+        case_id: &str,
+        lead: String,
+        assisting: Vec<String>,
+        reason: String,
+    ) -> Result<CaseView, Status> {
+        let command = Command::Reassign {
+            lead,
+            assisting,
+            reason,
+        };
+        self.act(case_id, Actor::Centre, command).await
+    }
+
     /// The unit's case ids and statuses, from the unit index.
     async fn unit_cases(&self, unit: &str) -> Result<Vec<(String, i32)>, Status> {
         let stream = self
@@ -372,6 +389,39 @@ impl CaseService for CaseApi {
             .map(Response::new)
     }
 
+    async fn reveal_petitioner(
+        &self,
+        request: Request<RevealRequest>,
+    ) -> Result<Response<Petitioner>, Status> {
+        let unit = self.unit(&request)?;
+        let r = request.into_inner();
+        // The audit event is durable before anything is opened: no read goes unrecorded.
+        let view = self
+            .act(
+                &r.case_id,
+                Actor::Unit(unit.clone()),
+                Command::RevealPetitioner { reason: r.reason },
+            )
+            .await?;
+        let stored = self
+            .bus
+            .intake
+            .get_raw_message(view.intake_sequence)
+            .await
+            .map_err(|e| unavailable(e.into()))?;
+        let record = IntakeRecord::decode(stored.payload)
+            .map_err(|_| Status::internal("the intake record does not decode"))?;
+        let sealed = record
+            .sealed_petitioner
+            .ok_or_else(|| Status::failed_precondition("the petition is anonymous"))?;
+        let petitioner = self.identity.open(&sealed).map_err(|e| {
+            tracing::error!(case_id = %view.case_id, error = %e, "sealed identity does not open");
+            Status::internal("the identity cannot be opened")
+        })?;
+        tracing::info!(case_id = %view.case_id, %unit, "petitioner identity read (audited)");
+        Ok(Response::new(petitioner))
+    }
+
     async fn reply(&self, request: Request<ReplyRequest>) -> Result<Response<CaseView>, Status> {
         let unit = self.unit(&request)?;
         let r = request.into_inner();
@@ -448,7 +498,8 @@ impl CaseService for CaseApi {
         &self,
         request: Request<SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        let unit = self.unit(&request)?;
+        // A unit's feed, or with the centre token the centre's queue (minhu.dispatch.centre.>).
+        let unit = self.reader(&request)?;
         let from = request.into_inner().from_sequence;
         let deliver_policy = if from == 0 {
             DeliverPolicy::All

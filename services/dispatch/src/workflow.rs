@@ -17,7 +17,7 @@ use minhu_contracts::v1::{
     ExtensionRequested, Rating, Reassigned, Reclassified, Replied, ReturnReason, Returned,
     ReviewRequested, RouteDecision, SignedFor, Split, case_event::Event,
 };
-use minhu_contracts::v1::{Paused, Resumed};
+use minhu_contracts::v1::{Paused, PetitionerRevealed, Resumed};
 use time::{Duration, OffsetDateTime, Time};
 
 /// Who is acting.
@@ -84,6 +84,10 @@ pub enum Command {
     },
     /// 拆分: the centre splits a wrongly merged case out of its cluster.
     Split {
+        reason: String,
+    },
+    /// The lead unit opens the petitioner's identity, to contact them.
+    RevealPetitioner {
         reason: String,
     },
     /// 人工分类: the centre sets the category; `route` is where the current catalogue sends
@@ -380,6 +384,34 @@ pub fn decide(
             }
             Ok(Event::Split(Split {
                 from_lead_case_id: view.cluster_lead.clone(),
+                reason,
+            }))
+        }
+        Command::RevealPetitioner { reason } => {
+            let unit = as_lead()?;
+            if reason.trim().is_empty() {
+                return Err(Refusal::Invalid(
+                    "reading the identity needs a reason".into(),
+                ));
+            }
+            if !view.petitioner_identified {
+                return Err(Refusal::WrongState(
+                    "the petition is anonymous: there is no identity to read".into(),
+                ));
+            }
+            if view.identity_confidential {
+                return Err(Refusal::NotAllowed(
+                    "the petitioner's identity is withheld from handling units".into(),
+                ));
+            }
+            if !matches!(status, CaseStatus::SignedFor | CaseStatus::Replied) {
+                return Err(Refusal::WrongState(format!(
+                    "cannot read the identity: {} (sign for the case first)",
+                    state()
+                )));
+            }
+            Ok(Event::PetitionerRevealed(PetitionerRevealed {
+                unit_id: unit,
                 reason,
             }))
         }
