@@ -14,4 +14,5 @@ mod processes;
 mod security;
 mod triage;
 mod validation;
+mod webhooks;
 mod workflow;

@@ -145,3 +145,37 @@ pub const CLOCK_TIMER_CONSUMER: &str = "minhu-clock-timers";
 /// Durable pull consumer of the clock on the case events: each event makes the clock recompute
 /// the case's deadlines and re-arm its timer.
 pub const CLOCK_EVENTS_CONSUMER: &str = "minhu-clock-cases";
+
+/// Every unit's feed messages of one case: `minhu.dispatch.*.<case_id>.*`.
+pub fn case_dispatch_filter(case_id: &str) -> String {
+    format!("minhu.dispatch.*.{case_id}.*")
+}
+
+/// Durable pull consumer that delivers one unit's feed to the unit's webhook:
+/// `minhu-webhook-<unit_id>` on [`DISPATCH_STREAM`], filtered to [`unit_dispatch_filter`], at
+/// most one message in hand at a time (the unit's events arrive in order).
+pub const WEBHOOK_CONSUMER_PREFIX: &str = "minhu-webhook-";
+
+/// Name of the webhook consumer of `unit_id`.
+pub fn webhook_consumer(unit_id: &str) -> String {
+    format!("{WEBHOOK_CONSUMER_PREFIX}{unit_id}")
+}
+
+/// Stream of what could not be delivered, kept for an operator: nothing is dropped.
+pub const DEAD_LETTER_STREAM: &str = "MINHU_DEAD_LETTER";
+pub const DEAD_LETTER_SUBJECTS: &str = "minhu.dead.>";
+
+/// `minhu.dead.webhook.<unit_id>.<case_id>.<n>`: a unit event its webhook never accepted; the
+/// payload is the `UnitEvent` as on the feed, the headers say why (written once).
+pub fn webhook_dead_letter_subject(unit_id: &str, case_id: &str, number: u64) -> String {
+    format!("minhu.dead.webhook.{unit_id}.{case_id}.{number}")
+}
+
+/// KV bucket of webhook delivery states (`WebhookDelivery`), key
+/// `<case_id>.<unit_id>.<n>`: case first, so one case's deliveries are one key filter.
+pub const WEBHOOK_DELIVERIES_BUCKET: &str = "minhu_webhook_deliveries";
+
+/// Key of one delivery in [`WEBHOOK_DELIVERIES_BUCKET`].
+pub fn webhook_delivery_key(case_id: &str, unit_id: &str, number: u64) -> String {
+    format!("{case_id}.{unit_id}.{number}")
+}

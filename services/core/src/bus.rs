@@ -2,10 +2,12 @@
 //!
 //! Every record stream keeps its messages forever and refuses deletes and purges: the intake
 //! stream is the permanent archive and idempotency index, the event and dispatch streams are the
-//! record of what minhu decided. Retention is an operator's decision, made on the server, not
-//! here. The timers stream is working state, not a record: it holds the clock's message
-//! schedules (nats-server 2.12 and later) and forgets each fired timer once it is handled.
+//! record of what minhu decided, the dead-letter stream the record of what could not be
+//! delivered. Retention is an operator's decision, made on the server, not here. The timers
+//! stream is working state, not a record: it holds the clock's message schedules (nats-server
+//! 2.12 and later) and forgets each fired timer once it is handled.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv, stream};
@@ -97,6 +99,10 @@ pub struct Bus {
     pub dedup: kv::Store,
     pub ops: kv::Store,
     pub unit_cases: kv::Store,
+    // Behind an Arc: a handle carries the stream's whole info (1.5 KB), and every role's
+    // futures hold a Bus by value.
+    pub dead_letter: Arc<stream::Stream>,
+    pub webhook_deliveries: Arc<kv::Store>,
 }
 
 impl Bus {
@@ -216,6 +222,18 @@ impl Bus {
             1,
         ))
         .await?;
+        let dead_letter = ensure_stream(archive(
+            bus::DEAD_LETTER_STREAM,
+            bus::DEAD_LETTER_SUBJECTS,
+            "minhu: what could not be delivered (webhooks), kept for an operator",
+        ))
+        .await?;
+        let webhook_deliveries = ensure_bucket(bucket(
+            bus::WEBHOOK_DELIVERIES_BUCKET,
+            "minhu: webhook delivery state of each unit event",
+            1,
+        ))
+        .await?;
         Ok(Bus {
             client,
             js,
@@ -227,6 +245,8 @@ impl Bus {
             dedup,
             ops,
             unit_cases,
+            dead_letter: Arc::new(dead_letter),
+            webhook_deliveries: Arc::new(webhook_deliveries),
         })
     }
 }

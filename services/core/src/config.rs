@@ -52,6 +52,7 @@ pub struct Settings {
     #[serde(default)]
     pub unit_tokens: std::collections::BTreeMap<String, UnitToken>,
     pub clock: ClockSettings,
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -301,6 +302,56 @@ pub struct ClassifierSettings {
     pub min_confidence: f64,
 }
 
+/// Webhook delivery to the units with a `delivery.webhook_url` in the catalogue (the dispatch
+/// role): how hard to try, and the secrets that sign the bodies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// POSTs of one event (the first included) before it goes to the dead-letter stream.
+    pub attempts: u32,
+    /// Wait after the first failed attempt; each further failure doubles it (with jitter).
+    pub base_backoff_ms: u64,
+    /// The longest wait between two attempts.
+    pub max_backoff_ms: u64,
+    /// One POST (connect, send, answer) may take this long; then it counts as failed.
+    pub request_timeout_ms: u64,
+    /// Signing secrets by name: a unit's `delivery.secret_name` picks one. The values belong
+    /// in the deployment's configuration file, not in the catalogue.
+    #[serde(default)]
+    pub secrets: std::collections::BTreeMap<String, Secret>,
+}
+
+impl WebhookSettings {
+    /// What is wrong with these settings for the units of `catalogue`.
+    fn problems(&self, catalogue: &RouterConfig) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.attempts == 0 {
+            problems.push("webhooks.attempts must be at least 1".into());
+        }
+        if self.base_backoff_ms == 0 || self.base_backoff_ms > self.max_backoff_ms {
+            problems.push(
+                "webhooks.base_backoff_ms must be at least 1 and at most max_backoff_ms".into(),
+            );
+        }
+        if self.request_timeout_ms == 0 {
+            problems.push("webhooks.request_timeout_ms must be at least 1".into());
+        }
+        for unit in &catalogue.units {
+            let Some(name) = &unit.delivery.secret_name else {
+                continue;
+            };
+            match self.secrets.get(name) {
+                Some(secret) if !secret.expose().is_empty() => {}
+                _ => problems.push(format!(
+                    "catalogue.units[{}].delivery.secret_name {name:?} has no value in webhooks.secrets",
+                    unit.id
+                )),
+            }
+        }
+        problems
+    }
+}
+
 /// A unit's CaseService credential.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -482,6 +533,7 @@ impl Settings {
         if self.clock.ack_wait_secs == 0 {
             problems.push("clock.ack_wait_secs must be at least 1".into());
         }
+        problems.extend(self.webhooks.problems(&self.catalogue));
         if problems.is_empty() {
             Ok(())
         } else {
@@ -641,6 +693,36 @@ mod tests {
         assert!(err.contains("ghost-unit"), "{err}");
         assert!(err.contains("unit_tokens.nowhere: no such unit"), "{err}");
         assert!(err.contains("channels[web-portal].division_code"), "{err}");
+    }
+
+    #[test]
+    fn a_webhook_needs_its_secret_and_the_secret_is_masked() {
+        let mut settings = Settings::defaults();
+        let unit = settings
+            .catalogue
+            .units
+            .iter_mut()
+            .find(|u| u.id == "pujiang-housing")
+            .unwrap();
+        unit.delivery.webhook_url = Some("https://housing.example.gov.cn/minhu".into());
+        unit.delivery.secret_name = Some("hook-housing".into());
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "units[pujiang-housing].delivery.secret_name \"hook-housing\" has no value"
+            ),
+            "{err}"
+        );
+        settings
+            .webhooks
+            .secrets
+            .insert("hook-housing".into(), Secret::new("webhook-signing-secret"));
+        settings.validate().unwrap();
+        let printed = toml::to_string(&settings).unwrap();
+        assert!(!printed.contains("webhook-signing-secret"), "{printed}");
+        settings.webhooks.attempts = 0;
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(err.contains("webhooks.attempts"), "{err}");
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub const CATEGORY_RESOLUTION_RATIO: &str = "minhu_category_resolution_ratio";
 pub const CATEGORY_RETURN_RATIO: &str = "minhu_category_return_ratio";
 pub const CATEGORY_SATISFACTION_RATIO: &str = "minhu_category_satisfaction_ratio";
 pub const CATEGORY_OVERDUE_CASES_SEEN: &str = "minhu_category_overdue_cases_seen";
+pub const WEBHOOK_ATTEMPTS: &str = "minhu_webhook_attempts_total";
+pub const WEBHOOK_ATTEMPT_SECONDS: &str = "minhu_webhook_attempt_seconds";
+pub const WEBHOOK_DELIVERIES: &str = "minhu_webhook_deliveries_total";
+pub const WEBHOOK_DEAD_LETTERS: &str = "minhu_webhook_dead_letters_total";
 
 /// Registers the help text of every metric (call once per process, before serving /metrics).
 pub fn describe() {
@@ -133,6 +137,23 @@ pub fn describe() {
         CLOCK_FIRE_LAG,
         metrics::Unit::Seconds,
         "Time from a case timer's instant until a clock instance takes it up."
+    );
+    describe_counter!(
+        WEBHOOK_ATTEMPTS,
+        "Webhook POSTs per unit, by outcome (ok, http_status, timeout, connect, error)."
+    );
+    describe_histogram!(
+        WEBHOOK_ATTEMPT_SECONDS,
+        metrics::Unit::Seconds,
+        "Time one webhook POST took, until the answer or the failure."
+    );
+    describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "Unit events finished by the webhook delivery, per unit, by outcome (delivered, dead_lettered)."
+    );
+    describe_counter!(
+        WEBHOOK_DEAD_LETTERS,
+        "Unit events put on the dead-letter stream after every webhook attempt failed, per unit."
     );
     let per_unit = [
         (
@@ -237,6 +258,21 @@ pub fn deadline_escalated(level: u32) {
 
 pub fn clock_fire_lag(lag: Duration) {
     histogram!(CLOCK_FIRE_LAG).record(lag.as_secs_f64());
+}
+
+pub fn webhook_attempt(unit: &str, outcome: &'static str, elapsed: Duration) {
+    counter!(WEBHOOK_ATTEMPTS, "unit" => unit.to_owned(), "outcome" => outcome).increment(1);
+    histogram!(WEBHOOK_ATTEMPT_SECONDS).record(elapsed.as_secs_f64());
+}
+
+pub fn webhook_delivered(unit: &str) {
+    counter!(WEBHOOK_DELIVERIES, "unit" => unit.to_owned(), "outcome" => "delivered").increment(1);
+}
+
+pub fn webhook_dead_lettered(unit: &str) {
+    counter!(WEBHOOK_DELIVERIES, "unit" => unit.to_owned(), "outcome" => "dead_lettered")
+        .increment(1);
+    counter!(WEBHOOK_DEAD_LETTERS, "unit" => unit.to_owned()).increment(1);
 }
 
 /// The performance figures of one unit or category as ratios; `None` where the denominator

@@ -4,7 +4,9 @@
 //!   reassign, designate; rate, review).
 //! - [`service`]: `CaseService`, the gRPC edge of the workflow, and `Subscribe`.
 //! - [`feed`]: each unit's feed on the bus and the unit index, from the case events.
+//! - [`webhook`]: each feed POSTed to its unit's webhook, signed, retried, dead-lettered.
 
 pub mod feed;
 pub mod service;
+pub mod webhook;
 pub mod workflow;

@@ -17,7 +17,9 @@ use minhu_contracts::v1::{
     Petition, Rating, ReassignRequest, ReplyRequest, RequestType, ReturnReason, ReturnRequest,
     ReviewRequest, SplitRequest, SubscribeRequest, UnitEvent, UnitEventDelivery,
 };
-use minhu_contracts::v1::{IntakeRecord, PauseRequest, Petitioner, ResumeRequest, RevealRequest};
+use minhu_contracts::v1::{
+    IntakeRecord, ListDeliveriesResponse, PauseRequest, Petitioner, ResumeRequest, RevealRequest,
+};
 use minhu_core::bus::Bus;
 use minhu_core::case::{CaseStore, StoreError};
 use minhu_core::config::Settings;
@@ -60,6 +62,7 @@ pub struct CaseApi {
     /// Routes a case the centre classified by hand.
     routing: minhu_triage::LiveRouting,
     deadlines: minhu_core::config::DeadlineSettings,
+    deliveries: crate::webhook::DeliveryLog,
 }
 
 impl CaseApi {
@@ -72,7 +75,7 @@ impl CaseApi {
         let units = &settings.catalogue.units;
         CaseApi {
             store: CaseStore::new(bus.clone()),
-            bus,
+            bus: bus.clone(),
             directory: Arc::new(Directory {
                 names: units
                     .iter()
@@ -106,6 +109,7 @@ impl CaseApi {
             review_window_days: settings.centre.review_window_days,
             routing,
             deadlines: settings.deadlines.clone(),
+            deliveries: crate::webhook::DeliveryLog::new(bus.clone(), settings),
         }
     }
 
@@ -538,6 +542,29 @@ impl CaseService for CaseApi {
             })
         });
         Ok(Response::new(Box::pin(deliveries)))
+    }
+
+    async fn list_deliveries(
+        &self,
+        request: Request<CaseRef>,
+    ) -> Result<Response<ListDeliveriesResponse>, Status> {
+        let reader = self.reader(&request)?;
+        let case_id = request.into_inner().case_id;
+        let hidden = || Status::not_found(format!("no case {case_id} for this unit"));
+        let view = match self.store.load(&case_id).await {
+            Ok(v) => v.view,
+            Err(StoreError::NotFound(_)) => return Err(hidden()),
+            Err(e) => return Err(store_status(e)),
+        };
+        let mut deliveries = self.deliveries.list(&case_id).await.map_err(unavailable)?;
+        // A unit sees its own deliveries, also of a case since taken from it.
+        if reader != CENTRE_QUEUE_ID {
+            deliveries.retain(|d| d.unit_id == reader);
+            if deliveries.is_empty() && !self.visible_to(&view, &reader) {
+                return Err(hidden());
+            }
+        }
+        Ok(Response::new(ListDeliveriesResponse { deliveries }))
     }
 
     async fn reassign(

@@ -19,6 +19,7 @@ use minhu_core::config::Settings;
 use minhu_core::metrics;
 use minhu_dispatch::feed::FeedWorker;
 use minhu_dispatch::service::CaseApi;
+use minhu_dispatch::webhook::WebhookWorker;
 use minhu_gateway::Gateway;
 use minhu_ops::Ops;
 use minhu_triage::Triage;
@@ -252,6 +253,22 @@ impl App {
             spawn_built(&mut tasks, move || {
                 async move {
                     feed.run(stop.cancelled_owned()).await;
+                    ("dispatch", Ok(()))
+                }
+                .instrument(tracing::info_span!("role", name = "dispatch"))
+            });
+        }
+        // The dispatch role also POSTs the feeds of units with a webhook.
+        let webhooks = match &cases {
+            Some(_) => WebhookWorker::from_settings(bus.clone(), &settings)
+                .context("dispatch role: webhooks")?,
+            None => None,
+        };
+        if let Some(webhooks) = webhooks {
+            let stop = stop.clone();
+            spawn_built(&mut tasks, move || {
+                async move {
+                    webhooks.run(stop.cancelled_owned()).await;
                     ("dispatch", Ok(()))
                 }
                 .instrument(tracing::info_span!("role", name = "dispatch"))
