@@ -232,7 +232,7 @@ async fn each_deadline_fires_once_with_three_clock_instances_and_one_killed() {
 #[tokio::test]
 async fn warning_overdue_and_escalation_reach_the_case_the_unit_feeds_and_the_figures() {
     let server = NatsServer::start();
-    let app = spawn_app_with(&server.url(), &Role::EVERY, fast_clock).await;
+    let app = spawn_app_with(&server.url(), &Role::ALL, fast_clock).await;
     let receipt = app
         .submit(WEB_TOKEN, own_matter("clock-feed", 100))
         .await
@@ -336,7 +336,7 @@ async fn warning_overdue_and_escalation_reach_the_case_the_unit_feeds_and_the_fi
 #[tokio::test]
 async fn a_pause_stops_the_clock_and_resuming_moves_the_deadline_by_the_pause() {
     let server = NatsServer::start();
-    let app = spawn_app_with(&server.url(), &Role::EVERY, fast_clock).await;
+    let app = spawn_app_with(&server.url(), &Role::ALL, fast_clock).await;
     let receipt = app
         .submit(WEB_TOKEN, own_matter("clock-pause", 200))
         .await
@@ -435,7 +435,7 @@ async fn a_pause_stops_the_clock_and_resuming_moves_the_deadline_by_the_pause() 
 #[tokio::test]
 async fn an_approved_extension_moves_the_deadline() {
     let server = NatsServer::start();
-    let app = spawn_app_with(&server.url(), &Role::EVERY, fast_clock).await;
+    let app = spawn_app_with(&server.url(), &Role::ALL, fast_clock).await;
     let receipt = app
         .submit(WEB_TOKEN, own_matter("clock-extension", 300))
         .await

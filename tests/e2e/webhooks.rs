@@ -243,7 +243,7 @@ async fn a_receiver_failing_three_times_gets_each_event_once_signed_and_in_order
     }))
     .await;
     let server = NatsServer::start();
-    let app = spawn_app_with(&server.url(), &minhu::Role::ALL, |s| {
+    let app = spawn_app_with(&server.url(), &minhu_e2e::WITHOUT_CLOCK, |s| {
         with_webhook(s, format!("http://{addr}/minhu/events"), 5)
     })
     .await;
@@ -328,7 +328,7 @@ async fn a_dead_receiver_lands_every_event_in_the_dead_letter_stream() {
         listener.local_addr().unwrap()
     };
     let server = NatsServer::start();
-    let app = spawn_app_with(&server.url(), &minhu::Role::ALL, |s| {
+    let app = spawn_app_with(&server.url(), &minhu_e2e::WITHOUT_CLOCK, |s| {
         with_webhook(s, format!("http://{addr}/minhu/events"), 3)
     })
     .await;
@@ -434,7 +434,7 @@ async fn a_units_events_arrive_in_feed_order_through_failures_and_slow_answers()
     }))
     .await;
     let server = NatsServer::start();
-    let app = spawn_app_with(&server.url(), &minhu::Role::ALL, |s| {
+    let app = spawn_app_with(&server.url(), &minhu_e2e::WITHOUT_CLOCK, |s| {
         with_webhook(s, format!("http://{addr}/minhu/events"), 10)
     })
     .await;
@@ -513,7 +513,7 @@ async fn a_restart_in_the_middle_of_retries_goes_on_counting_the_attempts() {
         s.webhooks.base_backoff_ms = 500;
         s.webhooks.max_backoff_ms = 500;
     };
-    let app = spawn_app_with(&server.url(), &minhu::Role::ALL, settings).await;
+    let app = spawn_app_with(&server.url(), &minhu_e2e::WITHOUT_CLOCK, settings).await;
     let case_id = submit_to_unit(&app, petition("hook-restart")).await;
     eventually(Duration::from_secs(20), "two attempts", async || {
         (receiver.hits().len() >= 2).then_some(())
@@ -522,7 +522,7 @@ async fn a_restart_in_the_middle_of_retries_goes_on_counting_the_attempts() {
     // Stopped while waiting to retry: the event goes back to the stream unacknowledged.
     app.stop().await.unwrap();
     let before = receiver.hits().len();
-    let app = spawn_app_with(&server.url(), &minhu::Role::ALL, settings).await;
+    let app = spawn_app_with(&server.url(), &minhu_e2e::WITHOUT_CLOCK, settings).await;
     let state = eventually(Duration::from_secs(30), "dead-lettered", async || {
         let states = deliveries(&app, CENTRE, &case_id).await;
         states

@@ -11,7 +11,9 @@ use minhu_contracts::v1::{
     Receipt, ReplyRequest, ReturnReason, ReturnRequest, ReviewRequest, SubscribeRequest, UnitEvent,
     unit_event,
 };
-use minhu_e2e::{NatsServer, TestApp, WEB_TOKEN, authorized, petition, spawn_app};
+use minhu_e2e::{
+    NatsServer, TestApp, WEB_TOKEN, WITHOUT_CLOCK, authorized, petition, spawn_app, spawn_app_with,
+};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -225,7 +227,7 @@ async fn a_case_is_signed_for_replied_closed_rated_and_reviewed_one_level_up() {
 #[tokio::test]
 async fn a_return_goes_to_the_centre_and_a_designated_unit_cannot_return() {
     let server = NatsServer::start();
-    let app = spawn_app(&server.url()).await;
+    let app = spawn_app_with(&server.url(), &WITHOUT_CLOCK, |_| {}).await;
     let receipt = app.submit(WEB_TOKEN, petition("wf-2")).await.unwrap();
     app.wait_for_case(&receipt.tracking_number).await;
     let mut client = cases(&app).await;
@@ -308,7 +310,7 @@ async fn a_return_goes_to_the_centre_and_a_designated_unit_cannot_return() {
 #[tokio::test]
 async fn an_extension_is_decided_by_the_supervising_unit_and_moves_the_deadline() {
     let server = NatsServer::start();
-    let app = spawn_app(&server.url()).await;
+    let app = spawn_app_with(&server.url(), &WITHOUT_CLOCK, |_| {}).await;
     let receipt = app.submit(WEB_TOKEN, petition("wf-3")).await.unwrap();
     let before = app.wait_for_case(&receipt.tracking_number).await;
     let handling = |v: &CaseView| {

@@ -329,7 +329,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Roles => {
-            for role in Role::EVERY {
+            for role in Role::ALL {
                 println!("{:<10} {}", role.name(), role.description());
             }
             Ok(())

@@ -19,11 +19,8 @@ pub enum Role {
 }
 
 impl Role {
-    /// The roles from intake to the unit feeds. Tests and benchmarks that count a case's events
-    /// and feed messages run these: the clock records events of its own on every case.
-    pub const ALL: [Role; 4] = [Role::Gateway, Role::Triage, Role::Dispatch, Role::Ops];
     /// Every role: what `--roles all` (the default of `minhu serve`) runs.
-    pub const EVERY: [Role; 5] = [
+    pub const ALL: [Role; 5] = [
         Role::Gateway,
         Role::Triage,
         Role::Dispatch,
@@ -73,11 +70,11 @@ impl FromStr for Role {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Role, String> {
-        Role::EVERY
+        Role::ALL
             .into_iter()
             .find(|r| r.name() == s.trim())
             .ok_or_else(|| {
-                let known: Vec<_> = Role::EVERY.iter().map(|r| r.name()).collect();
+                let known: Vec<_> = Role::ALL.iter().map(|r| r.name()).collect();
                 format!("unknown role {s:?}; roles are: {}", known.join(", "))
             })
     }
@@ -86,7 +83,7 @@ impl FromStr for Role {
 /// Parses `gateway,triage` (or `all`) into a sorted, distinct list.
 pub fn parse_roles(list: &str) -> Result<Vec<Role>, String> {
     if list.trim() == "all" {
-        return Ok(Role::EVERY.to_vec());
+        return Ok(Role::ALL.to_vec());
     }
     let mut roles = list
         .split(',')
@@ -107,7 +104,7 @@ mod tests {
 
     #[test]
     fn role_lists_parse_and_unknown_roles_are_named() {
-        assert_eq!(parse_roles("all").unwrap(), Role::EVERY);
+        assert_eq!(parse_roles("all").unwrap(), Role::ALL);
         assert_eq!(
             parse_roles("clock,triage").unwrap(),
             [Role::Triage, Role::Clock]
