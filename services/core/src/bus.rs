@@ -86,9 +86,22 @@ pub async fn connect_with(
         })
 }
 
-/// Handles on every stream and bucket of the bus, provisioned and ready.
+/// Handles on every stream and bucket of the bus, provisioned and ready. Cheap to clone: the
+/// handles (each stream's carries its whole info, 1.5 KB) sit behind one `Arc`, since every
+/// role's futures hold a `Bus` by value.
 #[derive(Clone)]
-pub struct Bus {
+pub struct Bus(Arc<Handles>);
+
+impl std::ops::Deref for Bus {
+    type Target = Handles;
+
+    fn deref(&self) -> &Handles {
+        &self.0
+    }
+}
+
+/// What a [`Bus`] holds.
+pub struct Handles {
     pub client: Client,
     pub js: jetstream::Context,
     pub intake: stream::Stream,
@@ -99,10 +112,8 @@ pub struct Bus {
     pub dedup: kv::Store,
     pub ops: kv::Store,
     pub unit_cases: kv::Store,
-    // Behind an Arc: a handle carries the stream's whole info (1.5 KB), and every role's
-    // futures hold a Bus by value.
-    pub dead_letter: Arc<stream::Stream>,
-    pub webhook_deliveries: Arc<kv::Store>,
+    pub dead_letter: stream::Stream,
+    pub webhook_deliveries: kv::Store,
 }
 
 impl Bus {
@@ -234,7 +245,7 @@ impl Bus {
             1,
         ))
         .await?;
-        Ok(Bus {
+        Ok(Bus(Arc::new(Handles {
             client,
             js,
             intake,
@@ -245,8 +256,8 @@ impl Bus {
             dedup,
             ops,
             unit_cases,
-            dead_letter: Arc::new(dead_letter),
-            webhook_deliveries: Arc::new(webhook_deliveries),
-        })
+            dead_letter,
+            webhook_deliveries,
+        })))
     }
 }
