@@ -15,6 +15,7 @@ own inbox prefix and tries what its role must be able to do (allowed) and what i
 """
 
 import asyncio
+import datetime
 import json
 import logging
 import os
@@ -600,14 +601,18 @@ async def scenario(cluster):
     )
     fed = await following.fetch(1, timeout=5)
     check("streams a unit's feed (Subscribe)", fed[0].data == b"for transport")
-    check(
-        "may not read a petition",
-        await dsp.request_refused("$JS.API.STREAM.MSG.GET.MINHU_INTAKE", b'{"seq":1}'),
-    )
+    stored = await dsp.js.get_msg("MINHU_INTAKE", seq=1)
+    check("reads a case's intake record (RevealPetitioner)", stored.data == b"petition 1")
     check(
         "may not pull from the triage consumer",
         await dsp.request_refused("$JS.API.CONSUMER.MSG.NEXT.MINHU_INTAKE.minhu-triage"),
     )
+    check(
+        "may not read the intake stream with a consumer",
+        await dsp.request_refused("$JS.API.CONSUMER.CREATE.MINHU_INTAKE", json.dumps(
+            {"stream_name": "MINHU_INTAKE", "config": {"ack_policy": "none"}}).encode()),
+    )
+    check("may not publish a submission", await dsp.request_refused("minhu.intake.web-portal.x"))
     check("may not write the dedup index", await dsp.request_refused("$KV.minhu_dedup.digest-2"))
 
     print("clock")
@@ -720,7 +725,32 @@ async def scenario(cluster):
             await role.request_refused("$JS.API.CONSUMER.MSG.NEXT.MINHU_TIMERS.minhu-clock-timers"),
         )
 
-    for c in (gw, tr, ops, dsp, clk, unit):
+    print("minhu-all (every role in one process, and minhu replay)")
+    every = await connect("minhu-all", "_INBOX_minhu")
+    try:
+        await provision(every)
+        check("may create every stream and bucket", not every.violations)
+    except Exception as e:
+        check("may create every stream and bucket", False, repr(e))
+    replay = await every.js.pull_subscribe(
+        "minhu.intake.>",
+        stream="MINHU_INTAKE",
+        config=api.ConsumerConfig(
+            ack_policy=api.AckPolicy.NONE,
+            deliver_policy=api.DeliverPolicy.BY_START_TIME,
+            opt_start_time=datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc),
+            inactive_threshold=30,
+        ),
+    )
+    past = await replay.fetch(1, timeout=5)
+    check("reads the intake from a start time (minhu replay)", past[0].data == b"petition 1")
+    check(
+        "may not delete a stream",
+        await every.request_refused("$JS.API.STREAM.DELETE.MINHU_INTAKE"),
+    )
+    check("may not publish a firing", await every.request_refused(f"minhu.timer.fired.{case}"))
+
+    for c in (gw, tr, ops, dsp, clk, unit, every):
         await c.close()
 
 
