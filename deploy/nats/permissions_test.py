@@ -283,6 +283,7 @@ async def scenario(cluster):
         api.StreamConfig(name="MINHU_INTAKE", subjects=["minhu.intake.>"], **archive),
         api.StreamConfig(name="MINHU_CASE_EVENTS", subjects=["minhu.case.>"], **archive),
         api.StreamConfig(name="MINHU_DISPATCH", subjects=["minhu.dispatch.>"], **archive),
+        api.StreamConfig(name="MINHU_DEAD_LETTER", subjects=["minhu.dead.>"], **archive),
         # The clock's timers: message schedules, a fired timer gone once handled.
         api.StreamConfig(
             name="MINHU_TIMERS",
@@ -295,7 +296,13 @@ async def scenario(cluster):
     ]
     buckets = [
         api.KeyValueConfig(bucket=b, replicas=3, history=h)
-        for b, h in [("minhu_cases", 5), ("minhu_dedup", 1), ("minhu_ops", 1), ("minhu_unit_cases", 1)]
+        for b, h in [
+            ("minhu_cases", 5),
+            ("minhu_dedup", 1),
+            ("minhu_ops", 1),
+            ("minhu_unit_cases", 1),
+            ("minhu_webhook_deliveries", 1),
+        ]
     ]
 
     async def provision(client):
@@ -601,6 +608,35 @@ async def scenario(cluster):
     )
     fed = await following.fetch(1, timeout=5)
     check("streams a unit's feed (Subscribe)", fed[0].data == b"for transport")
+    hook = api.ConsumerConfig(
+        name="minhu-webhook-pujiang-transport",
+        durable_name="minhu-webhook-pujiang-transport",
+        filter_subject="minhu.dispatch.pujiang-transport.>",
+        ack_policy=api.AckPolicy.EXPLICIT,
+        max_ack_pending=1,
+    )
+    await dsp.js.add_consumer("MINHU_DISPATCH", hook)
+    hsub = await dsp.js.pull_subscribe_bind("minhu-webhook-pujiang-transport", "MINHU_DISPATCH")
+    pushed = await hsub.fetch(1, timeout=5)
+    await pushed[0].ack_sync()
+    check("delivers a unit's feed to its webhook (durable consumer, ack)", pushed[0].data == b"for transport")
+    states = await dsp.js.key_value("minhu_webhook_deliveries")
+    await states.put(f"{case}.pujiang-transport.2", b"delivered")
+    dead = await dsp.js.publish(
+        f"minhu.dead.webhook.pujiang-transport.{case}.2", b"never accepted", headers=first_write
+    )
+    check("records delivery states and dead letters", dead.stream == "MINHU_DEAD_LETTER")
+    deliveries = await dsp.js.pull_subscribe(
+        f"$KV.minhu_webhook_deliveries.{case}.>",
+        stream="KV_minhu_webhook_deliveries",
+        config=api.ConsumerConfig(
+            ack_policy=api.AckPolicy.NONE,
+            deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
+            inactive_threshold=30,
+        ),
+    )
+    listed = await deliveries.fetch(1, timeout=5)
+    check("lists a case's deliveries (ListDeliveries)", listed[0].data == b"delivered")
     stored = await dsp.js.get_msg("MINHU_INTAKE", seq=1)
     check("reads a case's intake record (RevealPetitioner)", stored.data == b"petition 1")
     check(
