@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks everything under deploy/ with the real tools, as far as this machine has them:
 #
-#   deploy/check.sh          (after deploy/local/setup.sh; about 30 s)
+#   deploy/check.sh          (after deploy/local/setup.sh; about a minute)
 #
 #   nats        each nats-N.conf in config-test mode (nats-server -t) with throw-away TLS
 #               certificates, then the 3-node cluster on loopback with every user's
@@ -74,9 +74,10 @@ if command -v systemd-analyze >/dev/null 2>&1; then
   for f in deploy/systemd/*.service; do
     sed -e 's#/usr/local/bin/minhu #/bin/true #' -e 's#/usr/local/bin/nats-server#/bin/true#g' "$f" >"$units/$(basename "$f")"
   done
-  ln -s minhu@.service "$units/minhu@gateway.service"
-  ln -s minhu@.service "$units/minhu@triage.service"
-  for u in minhu@gateway.service minhu@triage.service nats.service; do
+  for role in gateway triage dispatch clock ops; do
+    ln -s minhu@.service "$units/minhu@$role.service"
+  done
+  for u in minhu@gateway.service minhu@triage.service minhu@dispatch.service minhu@clock.service minhu@ops.service nats.service; do
     out=$(cd "$units" && systemd-analyze verify --man=no "./$u" 2>&1)
     if [ $? -eq 0 ] && [ -z "$out" ]; then
       score=$(cd "$units" && systemd-analyze security --offline=yes "./$u" 2>/dev/null | grep -o 'exposure level for .*' || true)

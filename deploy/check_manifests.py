@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""Static checks of deploy/kubernetes and deploy/grafana, and of the metric names that
-deploy/prometheus and deploy/grafana use (deploy/check.sh runs it).
+"""Static checks of deploy/kubernetes and deploy/grafana, of the metric names that
+deploy/prometheus and deploy/grafana use, and of deploy/nats against the code's roles and bus
+(deploy/check.sh runs it).
 
     .venv/bin/python deploy/check_manifests.py
 
 Kubernetes: every file parses; within the manifests, selectors match pod labels, probes and
 Services name ports that exist, every ConfigMap, Secret and role they refer to exists, each
-Deployment runs the role it is named after. Grafana: valid JSON, unique panel ids, every panel
+Deployment runs the role it is named after, every role has one. NATS: every role
+(services/minhu/src/roles.rs) has its user (permissions, inbox prefix, NKey), and every user
+of a minhu process may create every stream and bucket of services/contracts/src/bus.rs, since
+each role provisions the whole bus at start. Grafana: valid JSON, unique panel ids, every panel
 has a query. Metrics: every minhu_* name used is one minhu exports (the list below, the
 contract with services/core/src/metrics.rs); names not (yet) in metrics.rs are reported.
 """
@@ -54,7 +58,9 @@ HISTOGRAMS = {
     "minhu_submit_to_dispatch_seconds",
     "minhu_classifier_confidence",
 }
-ROLES = {"gateway", "triage", "ops"}
+ROLES = {"gateway", "triage", "dispatch", "clock", "ops"}
+# Roles without a gRPC server, hence without gRPC health.
+NO_GRPC = {"triage", "clock"}
 
 problems = []
 notes = []
@@ -113,8 +119,8 @@ def check_kubernetes():
                         port = probe[mech]["port"]
                         if port not in ports and port not in ports.values():
                             problem(f"Deployment {name}: {kind} uses port {port}, not declared")
-                if "grpc" in probe and role == "triage":
-                    problem(f"Deployment {name}: triage serves no gRPC health")
+                if "grpc" in probe and role in NO_GRPC:
+                    problem(f"Deployment {name}: {role} serves no gRPC health")
             for src in c.get("envFrom", []):
                 if "configMapRef" in src and src["configMapRef"]["name"] not in configmaps:
                     problem(f"Deployment {name}: ConfigMap {src['configMapRef']['name']} missing")
@@ -154,6 +160,9 @@ def check_kubernetes():
     for d in deployments:
         if d["metadata"]["name"] not in roles_with_pdb:
             problem(f"Deployment {d['metadata']['name']}: no PodDisruptionBudget")
+    deployed = {d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component") for d in deployments}
+    for role in sorted(ROLES - deployed):
+        problem(f"role {role}: no Deployment")
     env = configmaps.get("minhu-env", {}).get("data", {})
     if env.get("MINHU_NATS__URL") != "nats://nats:4222" or env.get("MINHU_NATS__REPLICAS") != "3":
         problem("ConfigMap minhu-env: MINHU_NATS__URL/REPLICAS not the cluster's")
@@ -161,6 +170,36 @@ def check_kubernetes():
         if bad in env:
             problem(f"ConfigMap minhu-env: {bad} is read as a configuration key; use the flag")
     return sum(len(v) for v in docs.values())
+
+
+def check_nats_users():
+    roles = set(re.findall(r'Role::\w+ => "([a-z]+)"', (ROOT / "services/minhu/src/roles.rs").read_text()))
+    if roles != ROLES:
+        problem(f"check_manifests.py: ROLES {sorted(ROLES)} differ from the code's {sorted(roles)}")
+    bus = (ROOT / "services/contracts/src/bus.rs").read_text()
+    streams = re.findall(r'pub const \w+_STREAM: &str = "([A-Za-z_]+)";', bus)
+    streams += [f"KV_{b}" for b in re.findall(r'pub const \w+_BUCKET: &str = "([a-z_]+)";', bus)]
+    nats = DEPLOY / "nats"
+    accounts = (nats / "accounts.conf").read_text()
+    blocks = dict(re.findall(r"^([A-Z_]+)_PERMISSIONS: \{(.*?)^\}", accounts, re.M | re.S))
+    nkeys = (nats / "nkeys.conf").read_text()
+    users = {role: (role.upper(), f"_INBOX_{role}") for role in roles}
+    users["minhu-all"] = ("MINHU_ALL", "_INBOX_minhu")
+    for user, (key, inbox) in sorted(users.items()):
+        block = blocks.get(key)
+        if block is None:
+            problem(f"deploy/nats/accounts.conf: no {key}_PERMISSIONS for {user}")
+            continue
+        if f"{{ nkey: ${key}_NKEY, permissions: ${key}_PERMISSIONS }}" not in accounts:
+            problem(f"deploy/nats/accounts.conf: {user} is not a user of the MINHU account")
+        if not re.search(rf"^{key}_NKEY: U[A-Z2-7]{{55}}$", nkeys, re.M):
+            problem(f"deploy/nats/nkeys.conf: no {key}_NKEY")
+        if f'"{inbox}.>"' not in block:
+            problem(f"deploy/nats/accounts.conf: {user} does not subscribe to its inbox {inbox}.>")
+        for stream in streams:
+            if f'"$JS.API.STREAM.CREATE.{stream}"' not in block:
+                problem(f"deploy/nats/accounts.conf: {user} may not create {stream} (every role provisions the bus)")
+    return len(users)
 
 
 def used_metrics(text):
@@ -220,6 +259,7 @@ def check_metric_names(grafana_exprs):
 
 def main():
     n_docs = check_kubernetes()
+    n_users = check_nats_users()
     n_panels, exprs = check_grafana()
     check_metric_names(exprs)
     for n in notes:
@@ -227,7 +267,7 @@ def main():
     for p in problems:
         print(f"FAIL: {p}")
     print(f"manifests: {n_docs} Kubernetes objects, {n_panels} dashboard panels, "
-          f"{len(problems)} problems")
+          f"{n_users} NATS users of minhu, {len(problems)} problems")
     sys.exit(1 if problems else 0)
 
 

@@ -15,6 +15,7 @@ own inbox prefix and tries what its role must be able to do (allowed) and what i
 """
 
 import asyncio
+import datetime
 import json
 import logging
 import os
@@ -41,6 +42,8 @@ USERS = {
     "GATEWAY_NKEY": ("gateway", "_INBOX_gateway"),
     "TRIAGE_NKEY": ("triage", "_INBOX_triage"),
     "OPS_NKEY": ("ops", "_INBOX_ops"),
+    "DISPATCH_NKEY": ("dispatch", "_INBOX_dispatch"),
+    "CLOCK_NKEY": ("clock", "_INBOX_clock"),
     "MINHU_ALL_NKEY": ("minhu-all", "_INBOX_minhu"),
     "UNIT_PUJIANG_HOUSING_NKEY": ("unit-pujiang-housing", "_INBOX_pujiang-housing"),
     "ADMIN_NKEY": ("admin", "_INBOX"),
@@ -260,9 +263,15 @@ async def scenario(cluster):
     gw = await connect("gateway", "_INBOX_gateway")
     tr = await connect("triage", "_INBOX_triage")
     ops = await connect("ops", "_INBOX_ops")
+    dsp = await connect("dispatch", "_INBOX_dispatch")
+    clk = await connect("clock", "_INBOX_clock")
     unit = await connect("unit-pujiang-housing", "_INBOX_pujiang-housing")
 
-    print("provisioning (as minhu does it: every role may create the bus, 3 replicas)")
+    print("provisioning (as minhu does it: every role creates what is missing, 3 replicas)")
+    # Bus::provision (services/core/src/bus.rs) in every role: whichever process starts first on
+    # a fresh cluster creates the whole bus, so every role's user must be able to create all of
+    # it. The first user creates; for the others the same create is an idempotent no-op that
+    # still has to pass their permissions.
     archive = dict(
         retention=api.RetentionPolicy.LIMITS,
         storage=api.StorageType.FILE,
@@ -270,18 +279,57 @@ async def scenario(cluster):
         deny_delete=True,
         deny_purge=True,
     )
-    for name, subjects in [
-        ("MINHU_INTAKE", "minhu.intake.>"),
-        ("MINHU_CASE_EVENTS", "minhu.case.>"),
-        ("MINHU_DISPATCH", "minhu.dispatch.>"),
-    ]:
-        cfg = api.StreamConfig(name=name, subjects=[subjects], **archive)
-        info = await retry(name, lambda: gw.js.add_stream(cfg))
-        check(f"gateway creates {name} with 3 replicas", info.config.num_replicas == 3)
-    for bucket in ["minhu_cases", "minhu_dedup", "minhu_ops"]:
-        cfg = api.KeyValueConfig(bucket=bucket, replicas=3, history=1)
-        await retry(bucket, lambda: tr.js.create_key_value(cfg))
-        check(f"triage creates KV {bucket}", True)
+    streams = [
+        api.StreamConfig(name="MINHU_INTAKE", subjects=["minhu.intake.>"], **archive),
+        api.StreamConfig(name="MINHU_CASE_EVENTS", subjects=["minhu.case.>"], **archive),
+        api.StreamConfig(name="MINHU_DISPATCH", subjects=["minhu.dispatch.>"], **archive),
+        api.StreamConfig(name="MINHU_DEAD_LETTER", subjects=["minhu.dead.>"], **archive),
+        # The clock's timers: message schedules, a fired timer gone once handled.
+        api.StreamConfig(
+            name="MINHU_TIMERS",
+            subjects=["minhu.timer.>"],
+            retention=api.RetentionPolicy.WORK_QUEUE,
+            storage=api.StorageType.FILE,
+            num_replicas=3,
+            allow_msg_schedules=True,
+        ),
+    ]
+    buckets = [
+        api.KeyValueConfig(bucket=b, replicas=3, history=h)
+        for b, h in [
+            ("minhu_cases", 5),
+            ("minhu_dedup", 1),
+            ("minhu_ops", 1),
+            ("minhu_unit_cases", 1),
+            ("minhu_webhook_deliveries", 1),
+        ]
+    ]
+
+    async def provision(client):
+        for cfg in streams:
+            await client.js.add_stream(cfg)
+        for cfg in buckets:
+            await client.js.create_key_value(cfg)
+
+    for role in (gw, tr, ops, dsp, clk):
+        try:
+            await retry(f"{role.user} provisions", lambda: provision(role), 30 if role is gw else 5)
+            created = True
+        except Exception as e:
+            created = False
+            detail = repr(e)
+        check(
+            f"{role.user} may create every stream and bucket ({len(streams) + len(buckets)})",
+            created and not role.violations,
+            "" if created else detail,
+        )
+    timers = await ops.js.stream_info("MINHU_TIMERS")
+    check(
+        "MINHU_TIMERS: 3 replicas, work queue, message schedules",
+        timers.config.num_replicas == 3
+        and timers.config.retention == api.RetentionPolicy.WORK_QUEUE
+        and timers.config.allow_msg_schedules,
+    )
     check(
         "gateway may not change a stream (STREAM.UPDATE)",
         await gw.request_refused("$JS.API.STREAM.UPDATE.MINHU_INTAKE", b"{}"),
@@ -338,12 +386,13 @@ async def scenario(cluster):
     msgs = await sub.fetch(1, timeout=5)
     check("pulls a submission", msgs[0].data == b"petition 1")
     case = "MH20261127-0000001"
-    await tr.js.publish(f"minhu.case.{case}.triaged", b"triaged", headers=first_write)
-    await tr.js.publish(f"minhu.case.{case}.dispatched", b"dispatched", headers=first_write)
-    await tr.js.publish(f"minhu.dispatch.pujiang-housing.{case}", b"for housing", headers=first_write)
-    await tr.js.publish(f"minhu.dispatch.pujiang-huangzhai.{case}", b"for huangzhai")
-    check("publishes case events and dispatches", True)
-    back = await tr.js.get_msg("MINHU_DISPATCH", subject=f"minhu.dispatch.pujiang-housing.{case}")
+    await tr.js.publish(f"minhu.case.{case}.1.triaged", b"triaged", headers=first_write)
+    await tr.js.publish(f"minhu.case.{case}.2.dispatched", b"dispatched", headers=first_write)
+    await tr.js.publish(f"minhu.dispatch.pujiang-housing.{case}.2", b"for housing", headers=first_write)
+    await tr.js.publish(f"minhu.dispatch.pujiang-huangzhai.{case}.2", b"for huangzhai")
+    await tr.js.publish(f"minhu.dispatch.centre.{case}.2", b"for the centre", headers=first_write)
+    check("publishes case events and dispatches (a unit's, the centre's queue)", True)
+    back = await tr.js.get_msg("MINHU_DISPATCH", subject=f"minhu.dispatch.pujiang-housing.{case}.2")
     check("reads a dispatch back", back.data == b"for housing")
     await (await tr.js.key_value("minhu_cases")).create(case, b"view")
     await (await tr.js.key_value("minhu_dedup")).create("digest-1", case.encode())
@@ -375,9 +424,15 @@ async def scenario(cluster):
     )
     events = await follow.fetch(2, timeout=5)
     check("follows the case events (ephemeral consumer)", len(events) == 2)
+    oldest = await ops.js.get_msg("MINHU_CASE_EVENTS", seq=1, next=True, subject="minhu.case.>")
+    check("reads the oldest unprocessed case event (its age)", oldest.data == b"triaged")
     check(
         "may not read a petition",
         await ops.request_refused("$JS.API.STREAM.MSG.GET.MINHU_INTAKE", b'{"seq":1}'),
+    )
+    check(
+        "may not read a unit's case",
+        await ops.request_refused("$JS.API.STREAM.MSG.GET.MINHU_DISPATCH", b'{"seq":1}'),
     )
     check(
         "may not create a consumer on the intake stream",
@@ -387,7 +442,7 @@ async def scenario(cluster):
         "may not delete a consumer",
         await ops.request_refused("$JS.API.CONSUMER.DELETE.MINHU_INTAKE.minhu-triage"),
     )
-    check("may not publish a case event", await ops.request_refused("minhu.case.MH1.triaged"))
+    check("may not publish a case event", await ops.request_refused("minhu.case.MH1.1.triaged"))
 
     print("unit-pujiang-housing")
     # Permissions cannot tell a pull consumer from a push one. A push consumer aimed at a
@@ -428,13 +483,13 @@ async def scenario(cluster):
     got = await usub.fetch(5, timeout=3)
     check(
         "pulls its own case and only that",
-        [m.subject for m in got] == [f"minhu.dispatch.pujiang-housing.{case}"],
+        [m.subject for m in got] == [f"minhu.dispatch.pujiang-housing.{case}.2"],
     )
     await got[0].ack_sync()
     check("acknowledges its case", True)
     later = "MH20261127-0000002"
-    await tr.js.publish(f"minhu.dispatch.pujiang-housing.{later}", b"live")
-    await tr.js.publish(f"minhu.dispatch.pujiang-huangzhai.{later}", b"not yours")
+    await tr.js.publish(f"minhu.dispatch.pujiang-housing.{later}.2", b"live")
+    await tr.js.publish(f"minhu.dispatch.pujiang-huangzhai.{later}.2", b"not yours")
     msg = await live.next_msg(timeout=3)
     check("receives its cases live (core subscription)", msg.data == b"live")
     try:
@@ -502,10 +557,236 @@ async def scenario(cluster):
     )
     check(
         "may not publish onto the bus",
-        await unit.request_refused(f"minhu.dispatch.pujiang-housing.{later}"),
+        await unit.request_refused(f"minhu.dispatch.pujiang-housing.{later}.2"),
     )
 
-    for c in (gw, tr, ops, unit):
+    print("dispatch")
+    feed = api.ConsumerConfig(
+        name="minhu-dispatch-feed",
+        durable_name="minhu-dispatch-feed",
+        ack_policy=api.AckPolicy.EXPLICIT,
+        deliver_policy=api.DeliverPolicy.ALL,
+    )
+    info = await dsp.js.add_consumer("MINHU_CASE_EVENTS", feed)
+    check("creates the durable consumer minhu-dispatch-feed", info.name == "minhu-dispatch-feed")
+    fsub = await dsp.js.pull_subscribe_bind("minhu-dispatch-feed", "MINHU_CASE_EVENTS")
+    events = await fsub.fetch(2, timeout=5)
+    check("pulls the case events", [m.data for m in events] == [b"triaged", b"dispatched"])
+    view = await (await dsp.js.key_value("minhu_cases")).get(case)
+    check("reads the case view", view.value == b"view")
+    last = await dsp.js.get_msg("MINHU_CASE_EVENTS", subject=f"minhu.case.{case}.>")
+    check("reads a case's last event", last.data == b"dispatched")
+    await dsp.js.publish(
+        f"minhu.dispatch.pujiang-transport.{case}.2", b"for transport", headers=first_write
+    )
+    index = await dsp.js.key_value("minhu_unit_cases")
+    await index.put(f"pujiang-transport.{case}", b"3")
+    check("writes a unit's feed and its index", (await index.get(f"pujiang-transport.{case}")).value == b"3")
+    for m in events:
+        await m.ack_sync()
+    check("acknowledges the events", True)
+    signed = {"Nats-Expected-Last-Subject-Sequence": str(last.seq),
+              "Nats-Expected-Last-Subject-Sequence-Subject": f"minhu.case.{case}.>"}
+    await dsp.js.publish(f"minhu.case.{case}.3.signed_for", b"signed for", headers=signed)
+    await (await dsp.js.key_value("minhu_cases")).put(case, b"view, signed for")
+    check("records a unit's action (case event, case view)", True)
+    listing = await dsp.js.pull_subscribe(
+        "$KV.minhu_unit_cases.pujiang-transport.*",
+        stream="KV_minhu_unit_cases",
+        config=api.ConsumerConfig(
+            ack_policy=api.AckPolicy.NONE,
+            deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
+            inactive_threshold=30,
+        ),
+    )
+    listed = await listing.fetch(1, timeout=5)
+    check("lists a unit's cases (ordered consumer on its index)", listed[0].data == b"3")
+    following = await dsp.js.pull_subscribe(
+        "minhu.dispatch.pujiang-transport.>",
+        stream="MINHU_DISPATCH",
+        config=api.ConsumerConfig(ack_policy=api.AckPolicy.NONE, inactive_threshold=30),
+    )
+    fed = await following.fetch(1, timeout=5)
+    check("streams a unit's feed (Subscribe)", fed[0].data == b"for transport")
+    hook = api.ConsumerConfig(
+        name="minhu-webhook-pujiang-transport",
+        durable_name="minhu-webhook-pujiang-transport",
+        filter_subject="minhu.dispatch.pujiang-transport.>",
+        ack_policy=api.AckPolicy.EXPLICIT,
+        max_ack_pending=1,
+    )
+    await dsp.js.add_consumer("MINHU_DISPATCH", hook)
+    hsub = await dsp.js.pull_subscribe_bind("minhu-webhook-pujiang-transport", "MINHU_DISPATCH")
+    pushed = await hsub.fetch(1, timeout=5)
+    await pushed[0].ack_sync()
+    check("delivers a unit's feed to its webhook (durable consumer, ack)", pushed[0].data == b"for transport")
+    states = await dsp.js.key_value("minhu_webhook_deliveries")
+    await states.put(f"{case}.pujiang-transport.2", b"delivered")
+    dead = await dsp.js.publish(
+        f"minhu.dead.webhook.pujiang-transport.{case}.2", b"never accepted", headers=first_write
+    )
+    check("records delivery states and dead letters", dead.stream == "MINHU_DEAD_LETTER")
+    deliveries = await dsp.js.pull_subscribe(
+        f"$KV.minhu_webhook_deliveries.{case}.>",
+        stream="KV_minhu_webhook_deliveries",
+        config=api.ConsumerConfig(
+            ack_policy=api.AckPolicy.NONE,
+            deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
+            inactive_threshold=30,
+        ),
+    )
+    listed = await deliveries.fetch(1, timeout=5)
+    check("lists a case's deliveries (ListDeliveries)", listed[0].data == b"delivered")
+    stored = await dsp.js.get_msg("MINHU_INTAKE", seq=1)
+    check("reads a case's intake record (RevealPetitioner)", stored.data == b"petition 1")
+    check(
+        "may not pull from the triage consumer",
+        await dsp.request_refused("$JS.API.CONSUMER.MSG.NEXT.MINHU_INTAKE.minhu-triage"),
+    )
+    check(
+        "may not read the intake stream with a consumer",
+        await dsp.request_refused("$JS.API.CONSUMER.CREATE.MINHU_INTAKE", json.dumps(
+            {"stream_name": "MINHU_INTAKE", "config": {"ack_policy": "none"}}).encode()),
+    )
+    check("may not publish a submission", await dsp.request_refused("minhu.intake.web-portal.x"))
+    check("may not write the dedup index", await dsp.request_refused("$KV.minhu_dedup.digest-2"))
+
+    print("clock")
+    cases_consumer = api.ConsumerConfig(
+        name="minhu-clock-cases",
+        durable_name="minhu-clock-cases",
+        ack_policy=api.AckPolicy.EXPLICIT,
+        deliver_policy=api.DeliverPolicy.ALL,
+    )
+    info = await clk.js.add_consumer("MINHU_CASE_EVENTS", cases_consumer)
+    check("creates the durable consumer minhu-clock-cases", info.name == "minhu-clock-cases")
+    csub = await clk.js.pull_subscribe_bind("minhu-clock-cases", "MINHU_CASE_EVENTS")
+    changed = await csub.fetch(3, timeout=5)
+    check("pulls the case events", len(changed) == 3)
+    for m in changed:
+        await m.ack_sync()
+    timer_consumer = api.ConsumerConfig(
+        name="minhu-clock-timers",
+        durable_name="minhu-clock-timers",
+        filter_subject="minhu.timer.fired.>",
+        ack_policy=api.AckPolicy.EXPLICIT,
+        deliver_policy=api.DeliverPolicy.ALL,
+    )
+    info = await clk.js.add_consumer("MINHU_TIMERS", timer_consumer)
+    check(
+        "creates the durable consumer minhu-clock-timers on the fired timers",
+        info.name == "minhu-clock-timers",
+    )
+
+    def schedule(seconds, target):
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds))
+        return {"Nats-Schedule": f"@at {at}", "Nats-Schedule-Target": target}
+
+    ack = await clk.js.publish(
+        f"minhu.timer.set.{case}", b"timer", headers=schedule(1, f"minhu.timer.fired.{case}")
+    )
+    check("arms a case timer (a message schedule)", ack.stream == "MINHU_TIMERS")
+    tsub = await clk.js.pull_subscribe_bind("minhu-clock-timers", "MINHU_TIMERS")
+    fired = await tsub.fetch(1, timeout=10)
+    check(
+        "takes up the timer the server fired (no publish right on the fired subject needed)",
+        fired[0].subject == f"minhu.timer.fired.{case}",
+        fired[0].subject,
+    )
+    await fired[0].ack_sync()
+    check("acknowledges a fired timer", True)
+    await clk.js.publish(
+        f"minhu.timer.set.{later}", b"timer", headers=schedule(3600, f"minhu.timer.fired.{later}")
+    )
+    purged = await clk.js.purge_stream("MINHU_TIMERS", subject=f"minhu.timer.set.{later}")
+    left = (await clk.js.stream_info("MINHU_TIMERS")).state.messages
+    check("disarms a timer (purge of its subject)", purged and left == 0, f"{left} left")
+    warned = {"Nats-Expected-Last-Subject-Sequence-Subject": f"minhu.case.{case}.>"}
+    last = await clk.js.get_msg("MINHU_CASE_EVENTS", subject=f"minhu.case.{case}.>")
+    warned["Nats-Expected-Last-Subject-Sequence"] = str(last.seq)
+    await clk.js.publish(f"minhu.case.{case}.4.deadline_warned", b"warned", headers=warned)
+    await (await clk.js.key_value("minhu_cases")).put(case, b"view, warned")
+    check("records a deadline event (case event, case view)", True)
+    check(
+        "may not publish a firing itself",
+        await clk.request_refused(f"minhu.timer.fired.{case}"),
+    )
+    whole = {"stream_name": "MINHU_TIMERS", "config": {
+        "name": "minhu-clock-timers", "durable_name": "minhu-clock-timers",
+        "ack_policy": "explicit"}}
+    check(
+        "may not create a timer consumer without the fired filter (it would eat the schedules)",
+        await clk.request_refused(
+            "$JS.API.CONSUMER.CREATE.MINHU_TIMERS.minhu-clock-timers", json.dumps(whole).encode()
+        ),
+    )
+    eat = json.loads(json.dumps(whole))
+    eat["config"]["filter_subject"] = "minhu.timer.set.>"
+    check(
+        "may not create a consumer on the schedules",
+        await clk.request_refused(
+            "$JS.API.CONSUMER.CREATE.MINHU_TIMERS.minhu-clock-timers.minhu.timer.set.>",
+            json.dumps(eat).encode(),
+        ),
+    )
+    check(
+        "may not purge another stream",
+        await clk.request_refused("$JS.API.STREAM.PURGE.MINHU_CASE_EVENTS", b"{}"),
+    )
+    check(
+        "may not delete the timers stream",
+        await clk.request_refused("$JS.API.STREAM.DELETE.MINHU_TIMERS"),
+    )
+    check(
+        "may not read a petition",
+        await clk.request_refused("$JS.API.STREAM.MSG.GET.MINHU_INTAKE", b'{"seq":1}'),
+    )
+    check(
+        "may not publish a dispatch",
+        await clk.request_refused(f"minhu.dispatch.pujiang-housing.{case}.4"),
+    )
+
+    print("the timers belong to the clock")
+    for role in (gw, tr, ops, dsp, unit):
+        check(
+            f"{role.user} may not arm a timer",
+            await role.request_refused(f"minhu.timer.set.{case}"),
+        )
+        check(
+            f"{role.user} may not purge the timers",
+            await role.request_refused("$JS.API.STREAM.PURGE.MINHU_TIMERS", b"{}"),
+        )
+        check(
+            f"{role.user} may not take up fired timers",
+            await role.request_refused("$JS.API.CONSUMER.MSG.NEXT.MINHU_TIMERS.minhu-clock-timers"),
+        )
+
+    print("minhu-all (every role in one process, and minhu replay)")
+    every = await connect("minhu-all", "_INBOX_minhu")
+    try:
+        await provision(every)
+        check("may create every stream and bucket", not every.violations)
+    except Exception as e:
+        check("may create every stream and bucket", False, repr(e))
+    replay = await every.js.pull_subscribe(
+        "minhu.intake.>",
+        stream="MINHU_INTAKE",
+        config=api.ConsumerConfig(
+            ack_policy=api.AckPolicy.NONE,
+            deliver_policy=api.DeliverPolicy.BY_START_TIME,
+            opt_start_time=datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc),
+            inactive_threshold=30,
+        ),
+    )
+    past = await replay.fetch(1, timeout=5)
+    check("reads the intake from a start time (minhu replay)", past[0].data == b"petition 1")
+    check(
+        "may not delete a stream",
+        await every.request_refused("$JS.API.STREAM.DELETE.MINHU_INTAKE"),
+    )
+    check("may not publish a firing", await every.request_refused(f"minhu.timer.fired.{case}"))
+
+    for c in (gw, tr, ops, dsp, clk, unit, every):
         await c.close()
 
 

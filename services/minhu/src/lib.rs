@@ -3,6 +3,7 @@
 //! - [`roles`]: the roles and how a `--roles` list parses.
 //! - [`app`]: build everything, then run the roles until stopped.
 //! - [`bench`]: benchmark commands that print figures.
+//! - [`classify_cli`]: `minhu train`, `minhu eval classify`, `minhu bench classify`.
 //! - [`managed_nats`]: the local nats-server `minhu serve` starts when no NATS URL is given.
 //! - [`client`]: the small gRPC client behind `minhu submit` and `minhu track`.
 //! - [`replay`]: `minhu replay`, routing past intake again with the catalogue in force.
@@ -11,6 +12,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod classify_cli;
 pub mod client;
 pub mod managed_nats;
 pub mod replay;
