@@ -261,3 +261,18 @@ impl Bus {
         })))
     }
 }
+
+/// Whether a publish failed its expected-last-sequence check: someone else wrote first. A
+/// clustered stream reports it with either of two codes (10071, or 10164 from a replicated
+/// stream's leader), and async-nats names only the first.
+pub fn lost_first_write(error: &async_nats::jetstream::context::PublishError) -> bool {
+    use async_nats::jetstream::context::PublishErrorKind;
+    if error.kind() == PublishErrorKind::WrongLastSequence {
+        return true;
+    }
+    std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<async_nats::jetstream::Error>())
+        .is_some_and(|e| {
+            e.error_code() == async_nats::jetstream::ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT
+        })
+}

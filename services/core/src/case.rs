@@ -7,7 +7,6 @@
 //! again. The view in KV may lag its events when a writer dies between the two writes; every
 //! reader through the store first folds in what is missing.
 
-use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::kv::{CreateErrorKind, UpdateErrorKind};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
@@ -586,7 +585,7 @@ impl CaseStore {
         };
         match acked {
             Ok(ack) => Ok(Some(ack.sequence)),
-            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(None),
+            Err(e) if crate::bus::lost_first_write(&e) => Ok(None),
             Err(e) => Err(StoreError::Unavailable(e.into())),
         }
     }

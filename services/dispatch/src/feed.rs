@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
-use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
 use futures::FutureExt;
 use minhu_contracts::bus::{self, CENTRE_QUEUE_ID};
@@ -331,7 +330,7 @@ impl FeedWorker {
         };
         match acked {
             Ok(_) => Ok(()),
-            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(()),
+            Err(e) if minhu_core::bus::lost_first_write(&e) => Ok(()),
             Err(e) => Err(FeedError::Transient(e.into())),
         }
     }

@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
-use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, AckKind};
 use bytes::Bytes;
@@ -548,7 +547,7 @@ impl Worker {
             };
             match acked {
                 Ok(ack) => Ok(ack.sequence),
-                Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => self
+                Err(e) if minhu_core::bus::lost_first_write(&e) => self
                     .bus
                     .dead_letter
                     .get_last_raw_message_by_subject(&subject)

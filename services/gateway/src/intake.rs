@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_nats::connection::State;
-use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use base64::Engine;
@@ -132,9 +131,7 @@ impl Intake {
                 );
                 Ok(receipt)
             }
-            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
-                self.replay(&subject, &record).await
-            }
+            Err(e) if minhu_core::bus::lost_first_write(&e) => self.replay(&subject, &record).await,
             Err(e) => {
                 tracing::warn!(channel = %channel, error = %e, "intake publish failed");
                 Err(IntakeError::Unavailable(e.into()))

@@ -12,7 +12,9 @@ pub mod performance;
 pub mod projection;
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::stream::RawMessageErrorKind;
 
 use async_nats::connection::State;
 use async_nats::jetstream::stream::Stream as JsStream;
@@ -258,17 +260,7 @@ async fn consumer_health(
     let oldest_unprocessed_age_seconds = if unprocessed == 0 {
         0.0
     } else {
-        let filter = info.config.filter_subject.as_str();
-        let subject = if filter.is_empty() { ">" } else { filter };
-        match stream
-            .get_first_raw_message_by_subject(subject, info.ack_floor.stream_sequence + 1)
-            .await
-        {
-            Ok(m) => (OffsetDateTime::now_utc() - m.time)
-                .as_seconds_f64()
-                .max(0.0),
-            Err(_) => 0.0,
-        }
+        oldest_unprocessed_age(stream, stream_name, info).await
     };
     ConsumerHealth {
         stream: stream_name.to_owned(),
@@ -277,6 +269,56 @@ async fn consumer_health(
         ack_pending: info.num_ack_pending as u64,
         redelivered: info.num_redelivered as u64,
         oldest_unprocessed_age_seconds,
+    }
+}
+
+/// How long a read of the oldest unprocessed message may take. A secured deployment keeps
+/// petition text (MINHU_INTAKE, MINHU_DISPATCH) from ops: the server drops the refused request
+/// and the client would wait out its whole request timeout, longer than a QueueHealth call.
+const AGE_READ_TIMEOUT: Duration = Duration::from_millis(300);
+/// After a refused or timed-out read, the stream's ages are not read again for this long.
+const AGE_READ_BACKOFF: Duration = Duration::from_secs(300);
+
+/// Streams whose oldest-message reads failed, until when they are not tried again.
+static AGE_UNREADABLE: std::sync::LazyLock<std::sync::Mutex<HashMap<String, Instant>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// The age of a consumer's oldest unprocessed message; 0 when it cannot be read.
+async fn oldest_unprocessed_age(
+    stream: &JsStream,
+    stream_name: &str,
+    info: &async_nats::jetstream::consumer::Info,
+) -> f64 {
+    let now = Instant::now();
+    let skip = AGE_UNREADABLE
+        .lock()
+        .expect("age lock")
+        .get(stream_name)
+        .is_some_and(|until| *until > now);
+    if skip {
+        return 0.0;
+    }
+    let filter = info.config.filter_subject.as_str();
+    let subject = if filter.is_empty() { ">" } else { filter };
+    let read = stream.get_first_raw_message_by_subject(subject, info.ack_floor.stream_sequence + 1);
+    match tokio::time::timeout(AGE_READ_TIMEOUT, read).await {
+        Ok(Ok(m)) => (OffsetDateTime::now_utc() - m.time)
+            .as_seconds_f64()
+            .max(0.0),
+        failed => {
+            let absent = matches!(&failed, Ok(Err(e)) if matches!(e.kind(), RawMessageErrorKind::NoMessageFound));
+            if !absent {
+                tracing::warn!(
+                    stream = stream_name,
+                    "oldest unprocessed message not readable (permissions?); its age is reported as 0 for a while"
+                );
+                AGE_UNREADABLE
+                    .lock()
+                    .expect("age lock")
+                    .insert(stream_name.to_owned(), now + AGE_READ_BACKOFF);
+            }
+            0.0
+        }
     }
 }
 

@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
-use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
 use bytes::Bytes;
 use futures::FutureExt;
@@ -604,7 +603,7 @@ async fn append_once(bus: &Bus, subject: String, payload: Bytes) -> Result<bool,
     };
     match acked {
         Ok(_) => Ok(true),
-        Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(false),
+        Err(e) if minhu_core::bus::lost_first_write(&e) => Ok(false),
         Err(e) => Err(TriageError::Transient(e.into())),
     }
 }
