@@ -12,6 +12,7 @@ mod intake;
 mod ops;
 mod processes;
 mod security;
+mod tls;
 mod triage;
 mod validation;
 mod webhooks;

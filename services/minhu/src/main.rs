@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use minhu::bench::ClockBench;
 use minhu::bench::{E2eBench, IdempotencyBench, IntakeBench, OpsBench};
-use minhu::client::{IntakeClient, PetitionArgs};
+use minhu::client::{ClientTls, IntakeClient, PetitionArgs};
 use minhu::managed_nats::ManagedNats;
 use minhu::roles::{Role, parse_roles};
 use minhu::top::Top;
@@ -75,6 +75,8 @@ enum Command {
         phone: Option<String>,
         #[arg(long)]
         id_number: Option<String>,
+        #[command(flatten)]
+        tls: ClientTls,
     },
     /// Benchmarks that print figures.
     Bench {
@@ -104,6 +106,8 @@ enum Command {
         /// Print one frame (two samples one interval apart, for the rate) and exit.
         #[arg(long)]
         once: bool,
+        #[command(flatten)]
+        tls: ClientTls,
     },
     /// Route past intake again with the catalogue in force and print what would change
     /// (case, old lead -> new lead, rule); without --dry-run, record each change as the
@@ -130,6 +134,8 @@ enum Command {
         token: String,
         tracking_number: String,
         query_code: String,
+        #[command(flatten)]
+        tls: ClientTls,
     },
 }
 
@@ -363,8 +369,9 @@ async fn main() -> anyhow::Result<()> {
             name,
             phone,
             id_number,
+            tls,
         } => {
-            let mut client = IntakeClient::connect(&addr, &token).await?;
+            let mut client = IntakeClient::connect(&addr, &token, &tls).await?;
             let id = id.unwrap_or_else(|| {
                 format!("cli-{}", OffsetDateTime::now_utc().unix_timestamp_nanos())
             });
@@ -481,6 +488,7 @@ async fn main() -> anyhow::Result<()> {
             units,
             interval_ms,
             once,
+            tls,
         } => {
             Top {
                 addr,
@@ -488,6 +496,7 @@ async fn main() -> anyhow::Result<()> {
                 units,
                 interval: std::time::Duration::from_millis(interval_ms.max(100)),
                 once,
+                tls,
             }
             .run()
             .await
@@ -497,8 +506,9 @@ async fn main() -> anyhow::Result<()> {
             token,
             tracking_number,
             query_code,
+            tls,
         } => {
-            let mut client = IntakeClient::connect(&addr, &token).await?;
+            let mut client = IntakeClient::connect(&addr, &token, &tls).await?;
             let case = client.track(&tracking_number, &query_code).await?;
             let status = |s: i32| {
                 CaseStatus::try_from(s)
