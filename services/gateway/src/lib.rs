@@ -9,9 +9,12 @@
 //! - [`error`]: the mapping of failures to gRPC, in one place.
 //! - [`stats`]: each channel's recent figures, for ops.
 //! - [`limits`]: per-channel submit rates and the Track guessing guard.
+//! - `fuzzing` (feature `fuzzing`, and in tests): the fuzz target's logic over request bytes.
 
 pub mod auth;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod intake;
 pub mod limits;
 pub mod stats;
