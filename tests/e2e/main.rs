@@ -7,6 +7,7 @@ mod cluster;
 mod dedup;
 mod faults;
 mod feeds;
+mod hostile;
 mod identity;
 mod intake;
 mod ops;
