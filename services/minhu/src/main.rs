@@ -598,6 +598,15 @@ fn print_banner(settings: &Settings, roles: &[Role], app: &App, url: &str, manag
             "  gRPC ({}, grpc.health.v1, reflection): {addr}",
             services.join(", ")
         );
+        if let Some(tls) = &settings.tls {
+            println!("  TLS on gRPC: certificate {}", tls.cert_file.display());
+            if let Some(ca) = &tls.client_ca_file {
+                println!(
+                    "  CaseService clients need a certificate signed by {}",
+                    ca.display()
+                );
+            }
+        }
     }
     if let Some(addr) = app.metrics_addr() {
         println!("  Prometheus metrics: http://{addr}/metrics");
