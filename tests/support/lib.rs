@@ -2,6 +2,7 @@
 //! them, driven like a channel, a unit system and an operator would drive it.
 
 pub mod nats;
+pub mod pki;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

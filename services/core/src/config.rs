@@ -53,6 +53,9 @@ pub struct Settings {
     pub unit_tokens: std::collections::BTreeMap<String, UnitToken>,
     pub clock: ClockSettings,
     pub webhooks: WebhookSettings,
+    /// TLS on the gRPC listener; unset, it is plaintext (the local demo).
+    #[serde(default)]
+    pub tls: Option<TlsSettings>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,6 +96,21 @@ pub struct GatewaySettings {
     /// Wrong query codes tolerated per tracking number within the window.
     pub track_failures_per_case: u32,
     pub track_failure_window_secs: u64,
+}
+
+/// TLS (rustls) on the gRPC listener, for every service the process serves there.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// The server's certificate chain, PEM, leaf first.
+    pub cert_file: PathBuf,
+    /// Its private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// Mutual TLS for unit systems: the CA certificates (PEM) that sign client certificates.
+    /// Set, CaseService answers only clients presenting a certificate one of them signed;
+    /// IntakeService and OpsService still take clients without one (tokens identify them).
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -534,6 +552,20 @@ impl Settings {
             problems.push("clock.ack_wait_secs must be at least 1".into());
         }
         problems.extend(self.webhooks.problems(&self.catalogue));
+        if let Some(tls) = &self.tls {
+            let files = [
+                ("cert_file", Some(&tls.cert_file)),
+                ("key_file", Some(&tls.key_file)),
+                ("client_ca_file", tls.client_ca_file.as_ref()),
+            ];
+            for (key, path) in files {
+                if let Some(path) = path
+                    && let Err(e) = std::fs::File::open(path)
+                {
+                    problems.push(format!("tls.{key} {}: {e}", path.display()));
+                }
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -628,6 +660,33 @@ mod tests {
         std::fs::write(&path, "[gateway]\nlistne = \"127.0.0.1:9999\"\n").unwrap();
         let err = Settings::load(Some(&path)).unwrap_err().to_string();
         assert!(err.contains("listne"), "{err}");
+    }
+
+    #[test]
+    fn tls_is_off_by_default_and_its_files_must_be_readable() {
+        assert!(Settings::defaults().tls.is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+        std::fs::write(&cert, "cert").unwrap();
+        std::fs::write(&key, "key").unwrap();
+        let path = dir.path().join("minhu.toml");
+        let section = format!(
+            "[tls]\ncert_file = {:?}\nkey_file = {:?}\n",
+            cert.display(),
+            key.display()
+        );
+        std::fs::write(&path, &section).unwrap();
+        let tls = Settings::load(Some(&path)).unwrap().tls.unwrap();
+        assert_eq!((tls.cert_file, tls.client_ca_file), (cert, None));
+
+        let missing = dir.path().join("units-ca.crt");
+        std::fs::write(
+            &path,
+            format!("{section}client_ca_file = {:?}\n", missing.display()),
+        )
+        .unwrap();
+        let err = Settings::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("tls.client_ca_file"), "{err}");
     }
 
     #[test]

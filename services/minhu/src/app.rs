@@ -27,10 +27,11 @@ use minhu_triage::worker::TriageWorker;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::server::TcpIncoming;
+use tonic::service::interceptor::InterceptedService;
 use tonic_health::server::HealthReporter;
 use tracing::Instrument;
 
+use crate::listener::{self, Tls};
 use crate::roles::Role;
 
 /// How often the gateway publishes its channel figures for QueueHealth.
@@ -43,6 +44,7 @@ pub struct App {
     roles: Vec<Role>,
     bus: Bus,
     grpc: Option<TcpListener>,
+    tls: Option<Tls>,
     metrics: Option<TcpListener>,
     /// The configuration file the settings came from: its `[catalogue]` is reloaded on change.
     config_file: Option<std::path::PathBuf>,
@@ -69,6 +71,10 @@ impl App {
         } else {
             None
         };
+        let tls = match (&grpc, &settings.tls) {
+            (Some(_), Some(tls)) => Some(Tls::from_settings(tls).context("TLS")?),
+            _ => None,
+        };
         let metrics = match settings.ops.metrics_listen {
             Some(addr) => Some(bind(addr, "metrics").await?),
             None => None,
@@ -78,6 +84,7 @@ impl App {
             roles: roles.to_vec(),
             bus,
             grpc,
+            tls,
             metrics,
             config_file: None,
         })
@@ -159,6 +166,7 @@ impl App {
             roles,
             bus,
             grpc,
+            tls,
             metrics,
             config_file,
         } = self;
@@ -286,7 +294,7 @@ impl App {
             };
             spawn_built(&mut tasks, move || {
                 async move {
-                    let result = serve_grpc(listener, bus, services, stop).await;
+                    let result = serve_grpc(listener, tls, bus, services, stop).await;
                     ("grpc", result)
                 }
                 .instrument(tracing::info_span!("grpc"))
@@ -404,6 +412,7 @@ struct Services {
 
 async fn serve_grpc(
     listener: TcpListener,
+    tls: Option<Tls>,
     bus: Bus,
     services: Services,
     stop: CancellationToken,
@@ -434,21 +443,40 @@ async fn serve_grpc(
         // Load balancers stop sending before the server stops accepting.
         served.set(&health, false).await;
     };
-    tonic::transport::Server::builder()
+    // Unit systems prove themselves with a client certificate when mutual TLS is configured.
+    let unit_certificates = tls.as_ref().is_some_and(Tls::verifies_clients);
+    let cases = services.cases.map(|cases| {
+        InterceptedService::new(cases.into_service(), move |request| {
+            if unit_certificates {
+                listener::require_client_certificate(request)
+            } else {
+                Ok(request)
+            }
+        })
+    });
+    let router = tonic::transport::Server::builder()
+        // Peers that stop answering (gone, or stalling on purpose) are found and dropped.
+        .http2_keepalive_interval(Some(listener::KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(listener::KEEPALIVE_TIMEOUT))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
         .add_optional_service(services.gateway.map(Gateway::into_service))
-        .add_optional_service(services.cases.map(CaseApi::into_service))
-        .add_optional_service(services.ops.map(Ops::into_service))
-        // Without TCP_NODELAY a response's trailing frames wait out the peer's delayed ACK:
-        // ~40 ms added to every call.
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown,
-        )
-        .await
-        .context("gRPC server")
+        .add_optional_service(cases)
+        .add_optional_service(services.ops.map(Ops::into_service));
+    match tls {
+        Some(tls) => {
+            router
+                .serve_with_incoming_shutdown(listener::tls(listener, &tls), shutdown)
+                .await
+        }
+        None => {
+            router
+                .serve_with_incoming_shutdown(listener::plaintext(listener), shutdown)
+                .await
+        }
+    }
+    .context("gRPC server")
 }
 
 #[derive(Clone, Copy)]

@@ -1,13 +1,61 @@
-//! A small client for trying minhu by hand: `minhu submit` and `minhu track`.
+//! A small client for trying minhu by hand: `minhu submit` and `minhu track`, and the TLS
+//! options every client command shares.
 
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 use minhu_contracts::v1::intake_service_client::IntakeServiceClient;
 use minhu_contracts::v1::{
     Location, Petition, Petitioner, Receipt, SubmitRequest, TrackRequest, TrackResponse,
 };
 use tonic::Request;
 use tonic::metadata::MetadataValue;
-use tonic::transport::Channel;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic_types::StatusExt;
+
+/// TLS for the client commands, used when the address is `https://`: the CA the server's
+/// certificate chains to and, for mutual TLS (CaseService under `tls.client_ca_file`), the
+/// client's own certificate and key.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ClientTls {
+    /// CA certificate (PEM) that signed the server's certificate; without it an https://
+    /// address is checked against the system's trusted roots.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM), for mutual TLS.
+    #[arg(long, requires = "key_file")]
+    pub cert_file: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, requires = "cert_file")]
+    pub key_file: Option<PathBuf>,
+}
+
+impl ClientTls {
+    /// An endpoint for `addr`, with TLS when the address is `https://`.
+    pub fn endpoint(&self, addr: &str) -> anyhow::Result<Endpoint> {
+        let endpoint = Endpoint::from_shared(addr.to_owned())
+            .with_context(|| format!("bad address {addr:?}"))?;
+        if endpoint.uri().scheme_str() != Some("https") {
+            anyhow::ensure!(
+                self.ca_file.is_none() && self.cert_file.is_none(),
+                "--ca-file, --cert-file and --key-file need an https:// address, not {addr}"
+            );
+            return Ok(endpoint);
+        }
+        let mut tls = match &self.ca_file {
+            Some(path) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(path)?)),
+            None => ClientTlsConfig::new().with_native_roots(),
+        };
+        if let (Some(cert), Some(key)) = (&self.cert_file, &self.key_file) {
+            tls = tls.identity(Identity::from_pem(read(cert)?, read(key)?));
+        }
+        endpoint.tls_config(tls).context("TLS configuration")
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
 
 pub struct IntakeClient {
     inner: IntakeServiceClient<Channel>,
@@ -15,8 +63,13 @@ pub struct IntakeClient {
 }
 
 impl IntakeClient {
-    pub async fn connect(addr: &str, token: &str) -> anyhow::Result<IntakeClient> {
-        let inner = IntakeServiceClient::connect(addr.to_owned()).await?;
+    pub async fn connect(addr: &str, token: &str, tls: &ClientTls) -> anyhow::Result<IntakeClient> {
+        let channel = tls
+            .endpoint(addr)?
+            .connect()
+            .await
+            .with_context(|| format!("cannot connect to {addr}"))?;
+        let inner = IntakeServiceClient::new(channel);
         let authorization = format!("Bearer {token}").parse()?;
         Ok(IntakeClient {
             inner,

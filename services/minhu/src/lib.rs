@@ -6,6 +6,7 @@
 //! - [`classify_cli`]: `minhu train`, `minhu eval classify`, `minhu bench classify`.
 //! - [`managed_nats`]: the local nats-server `minhu serve` starts when no NATS URL is given.
 //! - [`client`]: the small gRPC client behind `minhu submit` and `minhu track`.
+//! - [`listener`]: the gRPC listener's connections: TLS, and deadlines against stalling clients.
 //! - [`replay`]: `minhu replay`, routing past intake again with the catalogue in force.
 //! - [`telemetry`]: structured logs, set up once.
 //! - [`top`]: `minhu top`, the live terminal view of the queue health.
@@ -14,6 +15,7 @@ pub mod app;
 pub mod bench;
 pub mod classify_cli;
 pub mod client;
+pub mod listener;
 pub mod managed_nats;
 pub mod replay;
 pub mod roles;

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use minhu::bench::ClockBench;
 use minhu::bench::{E2eBench, IdempotencyBench, IntakeBench, OpsBench};
 use minhu::classify_cli::{self, EvalSource};
-use minhu::client::{IntakeClient, PetitionArgs};
+use minhu::client::{ClientTls, IntakeClient, PetitionArgs};
 use minhu::managed_nats::ManagedNats;
 use minhu::roles::{Role, parse_roles};
 use minhu::top::Top;
@@ -76,6 +76,8 @@ enum Command {
         phone: Option<String>,
         #[arg(long)]
         id_number: Option<String>,
+        #[command(flatten)]
+        tls: ClientTls,
     },
     /// Train the domain classifier on labelled JSON lines (`{"title","body","label"}`) and
     /// write the model file (versioned by its content hash).
@@ -115,6 +117,8 @@ enum Command {
         /// Print one frame (two samples one interval apart, for the rate) and exit.
         #[arg(long)]
         once: bool,
+        #[command(flatten)]
+        tls: ClientTls,
     },
     /// Route past intake again with the catalogue in force and print what would change
     /// (case, old lead -> new lead, rule); without --dry-run, record each change as the
@@ -141,6 +145,8 @@ enum Command {
         token: String,
         tracking_number: String,
         query_code: String,
+        #[command(flatten)]
+        tls: ClientTls,
     },
 }
 
@@ -411,8 +417,9 @@ async fn main() -> anyhow::Result<()> {
             name,
             phone,
             id_number,
+            tls,
         } => {
-            let mut client = IntakeClient::connect(&addr, &token).await?;
+            let mut client = IntakeClient::connect(&addr, &token, &tls).await?;
             let id = id.unwrap_or_else(|| {
                 format!("cli-{}", OffsetDateTime::now_utc().unix_timestamp_nanos())
             });
@@ -529,6 +536,7 @@ async fn main() -> anyhow::Result<()> {
             units,
             interval_ms,
             once,
+            tls,
         } => {
             Top {
                 addr,
@@ -536,6 +544,7 @@ async fn main() -> anyhow::Result<()> {
                 units,
                 interval: std::time::Duration::from_millis(interval_ms.max(100)),
                 once,
+                tls,
             }
             .run()
             .await
@@ -545,8 +554,9 @@ async fn main() -> anyhow::Result<()> {
             token,
             tracking_number,
             query_code,
+            tls,
         } => {
-            let mut client = IntakeClient::connect(&addr, &token).await?;
+            let mut client = IntakeClient::connect(&addr, &token, &tls).await?;
             let case = client.track(&tracking_number, &query_code).await?;
             let status = |s: i32| {
                 CaseStatus::try_from(s)
@@ -636,6 +646,15 @@ fn print_banner(settings: &Settings, roles: &[Role], app: &App, url: &str, manag
             "  gRPC ({}, grpc.health.v1, reflection): {addr}",
             services.join(", ")
         );
+        if let Some(tls) = &settings.tls {
+            println!("  TLS on gRPC: certificate {}", tls.cert_file.display());
+            if let Some(ca) = &tls.client_ca_file {
+                println!(
+                    "  CaseService clients need a certificate signed by {}",
+                    ca.display()
+                );
+            }
+        }
     }
     if let Some(addr) = app.metrics_addr() {
         println!("  Prometheus metrics: http://{addr}/metrics");

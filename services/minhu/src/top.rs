@@ -16,7 +16,9 @@ use minhu_contracts::v1::ops_service_client::OpsServiceClient;
 use minhu_contracts::v1::{QueueHealthRequest, QueueHealthResponse};
 use time::OffsetDateTime;
 use tonic::metadata::{Ascii, MetadataValue};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
+
+use crate::client::ClientTls;
 
 /// Units listed when the terminal's height is not known yet (or at all).
 const UNIT_ROWS_FALLBACK: usize = 10;
@@ -31,12 +33,14 @@ pub struct Top {
     pub units: Option<u32>,
     pub interval: Duration,
     pub once: bool,
+    pub tls: ClientTls,
 }
 
 impl Top {
     pub async fn run(self) -> anyhow::Result<()> {
-        let endpoint = Endpoint::from_shared(self.addr.clone())
-            .with_context(|| format!("bad address {:?}", self.addr))?
+        let endpoint = self
+            .tls
+            .endpoint(&self.addr)?
             .connect_timeout(CALL_TIMEOUT)
             .timeout(CALL_TIMEOUT);
         // Lazy: the view starts (and keeps running) while the ops role is away.
