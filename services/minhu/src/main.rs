@@ -17,6 +17,11 @@ use minhu_contracts::v1::CaseStatus;
 use minhu_core::config::{DEFAULT_TOML, Settings};
 use time::OffsetDateTime;
 
+/// mimalloc instead of glibc malloc: the intake path allocates per request (protobuf, strings,
+/// bytes), and malloc/free took a tenth of its CPU under load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "minhu",
