@@ -284,6 +284,7 @@ async def scenario(cluster):
         api.StreamConfig(name="MINHU_CASE_EVENTS", subjects=["minhu.case.>"], **archive),
         api.StreamConfig(name="MINHU_DISPATCH", subjects=["minhu.dispatch.>"], **archive),
         api.StreamConfig(name="MINHU_DEAD_LETTER", subjects=["minhu.dead.>"], **archive),
+        api.StreamConfig(name="MINHU_RECEPTION", subjects=["minhu.reception.>"], **archive),
         # The clock's timers: message schedules, a fired timer gone once handled.
         api.StreamConfig(
             name="MINHU_TIMERS",
@@ -302,6 +303,7 @@ async def scenario(cluster):
             ("minhu_ops", 1),
             ("minhu_unit_cases", 1),
             ("minhu_webhook_deliveries", 1),
+            ("minhu_reception_sessions", 5),
         ]
     ]
 
@@ -745,6 +747,48 @@ async def scenario(cluster):
         "may not publish a dispatch",
         await clk.request_refused(f"minhu.dispatch.pujiang-housing.{case}.4"),
     )
+
+    print("reception sessions (领导下访接访)")
+    session = "RS20261211-7K3Q"
+    created = await (await dsp.js.key_value("minhu_reception_sessions")).create(session, b"draft")
+    check("dispatch creates a session (ReceptionService)", created > 0)
+    sessions = await tr.js.key_value("minhu_reception_sessions")
+    entry = await sessions.get(session)
+    registered = await sessions.update(session, b"registered", last=entry.revision)
+    check("triage registers to it (compare-and-set)", registered > entry.revision)
+    check("triage lists the sessions (next-session offer)", session in await sessions.keys())
+    subject = f"minhu.reception.announce.{session}.1"
+    ack = await dsp.js.publish(subject, b"announcement", headers={
+        "Nats-Expected-Last-Subject-Sequence": "0"})
+    check("dispatch announces once per number", ack.stream == "MINHU_RECEPTION")
+    again = await dsp.js.get_msg("MINHU_RECEPTION", subject=subject)
+    check("dispatch reads an announcement back", again.data == b"announcement")
+    reception_timers = api.ConsumerConfig(
+        name="minhu-reception-timers",
+        durable_name="minhu-reception-timers",
+        filter_subject="minhu.timer.reception.fired.>",
+        ack_policy=api.AckPolicy.EXPLICIT,
+        deliver_policy=api.DeliverPolicy.ALL,
+    )
+    info = await dsp.js.add_consumer("MINHU_TIMERS", reception_timers)
+    check("dispatch creates minhu-reception-timers on the session firings",
+          info.name == "minhu-reception-timers")
+    await dsp.js.publish(f"minhu.timer.reception.set.{session}", b"timer",
+                         headers=schedule(1, f"minhu.timer.reception.fired.{session}"))
+    rsub = await dsp.js.pull_subscribe_bind("minhu-reception-timers", "MINHU_TIMERS")
+    fired = await rsub.fetch(1, timeout=10)
+    check("dispatch takes up its session timer when the server fires it",
+          fired[0].subject == f"minhu.timer.reception.fired.{session}", fired[0].subject)
+    await fired[0].ack_sync()
+    for role in (gw, tr, ops, clk, unit):
+        check(f"{role.user} may not announce", await role.request_refused(subject))
+        check(f"{role.user} may not arm a session timer",
+              await role.request_refused(f"minhu.timer.reception.set.{session}"))
+    for role in (gw, ops, clk, unit):
+        check(f"{role.user} may not write a session",
+              await role.request_refused(f"$KV.minhu_reception_sessions.{session}"))
+    check("dispatch may not publish a session firing itself",
+          await dsp.request_refused(f"minhu.timer.reception.fired.{session}"))
 
     print("the timers belong to the clock")
     for role in (gw, tr, ops, dsp, unit):

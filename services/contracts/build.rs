@@ -11,6 +11,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "bus.proto",
         "ops.proto",
         "case_service.proto",
+        "reception.proto",
+        "reception_service.proto",
     ]
     .map(|f| proto_root.join("minhu/v1").join(f));
     // SAFETY: build scripts are single-threaded; nothing else reads the environment concurrently.

@@ -12,6 +12,7 @@ mod identity;
 mod intake;
 mod ops;
 mod processes;
+mod reception;
 mod security;
 mod tls;
 mod triage;

@@ -6,6 +6,9 @@
 //! - [`plan`]: pure — from a case view and an instant, the clock's next step: record the
 //!   case's (changed) deadlines, a warning (预警), an overdue milestone (超期) or an escalation
 //!   step (督办), or wait until the case's next instant.
+//! - [`reception`]: the reception milestones (领导下访接访): the investigation before the
+//!   session and the leader's deadline after it, planned from the case view; a case the leader
+//!   took on escalates to the leader.
 //! - [`timers`]: one JetStream message schedule per case (ADR-51, nats-server 2.12+), armed at
 //!   the case's next instant.
 //! - [`worker`]: two durable consumers shared by every clock instance — the case events (a
@@ -30,6 +33,7 @@
 //!   always belongs to the latest event, whatever order the instances' writes arrived in.
 
 pub mod plan;
+pub mod reception;
 pub mod timers;
 pub mod worker;
 

@@ -146,10 +146,13 @@ pub fn next_step(view: &CaseView, rules: &Rules, now: OffsetDateTime) -> Result<
             && let Some(step) = next_escalation
             && now >= step.at
         {
+            let (to_unit_id, to_leader) =
+                crate::reception::escalation_target(view, &rules.supervisors, &lead, step.level);
             return Ok(Step::Record(Box::new(Event::Escalated(Escalated {
                 milestone: name.to_owned(),
                 due_at,
-                to_unit_id: supervisor_at(&rules.supervisors, &lead, step.level),
+                to_unit_id,
+                to_leader,
                 unit_id: lead,
                 level: u32::from(step.level),
                 limit,
@@ -168,6 +171,10 @@ pub fn next_step(view: &CaseView, rules: &Rules, now: OffsetDateTime) -> Result<
                 });
             }
         }
+    }
+    // 领导下访接访: the investigation before the session, the leader's deadline after it.
+    if let Some(event) = crate::reception::next(view, &rules.supervisors, now, &lead, &mut wake) {
+        return Ok(Step::Record(Box::new(event)));
     }
     Ok(Step::Wait(wake))
 }
@@ -353,7 +360,11 @@ fn state_of(view: &CaseView, milestone: &str) -> MilestoneState {
 
 /// The unit `level` steps up the supervising chain from `unit` (the top of the chain when it
 /// is shorter); empty when `unit` has no supervisor: the centre supervises.
-fn supervisor_at(supervisors: &HashMap<String, String>, unit: &str, level: u8) -> String {
+pub(crate) fn supervisor_at(
+    supervisors: &HashMap<String, String>,
+    unit: &str,
+    level: u8,
+) -> String {
     let mut current = unit;
     let mut found = "";
     for _ in 0..level {

@@ -69,6 +69,11 @@ pub fn case_event_kind(event: &case_event::Event) -> &'static str {
         Event::CentreQueued(_) => "centre_queued",
         Event::Reclassified(_) => "reclassified",
         Event::PetitionerRevealed(_) => "petitioner_revealed",
+        Event::ReceptionRegistered(_) => "reception_registered",
+        Event::ReceptionOffered(_) => "reception_offered",
+        Event::ReceptionChanged(_) => "reception_changed",
+        Event::FindingsRecorded(_) => "findings_recorded",
+        Event::ReceptionDecided(_) => "reception_decided",
     }
 }
 
@@ -179,3 +184,38 @@ pub const WEBHOOK_DELIVERIES_BUCKET: &str = "minhu_webhook_deliveries";
 pub fn webhook_delivery_key(case_id: &str, unit_id: &str, number: u64) -> String {
     format!("{case_id}.{unit_id}.{number}")
 }
+
+/// 领导下访接访: the reception sessions, key = session id, value `ReceptionSession` (with its
+/// registrations: a registration is a compare-and-set on the session's revision, so two triage
+/// instances never overbook it).
+pub const RECEPTION_SESSIONS_BUCKET: &str = "minhu_reception_sessions";
+
+/// Stream of the reception announcements (公告, 更正, 取消), kept as a record.
+pub const RECEPTION_STREAM: &str = "MINHU_RECEPTION";
+pub const RECEPTION_SUBJECTS: &str = "minhu.reception.>";
+
+/// `minhu.reception.announce.<session_id>.<n>`: announcement `n` of a session, written once.
+pub fn announcement_subject(session_id: &str, number: u32) -> String {
+    format!("minhu.reception.announce.{session_id}.{number}")
+}
+
+/// Every announcement of every session: what portals and broadcasters subscribe to.
+pub const ANNOUNCEMENTS_FILTER: &str = "minhu.reception.announce.>";
+
+/// `minhu.timer.reception.set.<session_id>` (stream [`TIMERS_STREAM`]): the schedule holding a
+/// session's next announcement instant, one per session like a case's timer.
+pub fn reception_timer_subject(session_id: &str) -> String {
+    format!("minhu.timer.reception.set.{session_id}")
+}
+
+/// `minhu.timer.reception.fired.<session_id>`: where a session's timer is published when due.
+pub fn reception_timer_fired_subject(session_id: &str) -> String {
+    format!("minhu.timer.reception.fired.{session_id}")
+}
+
+/// Every fired session timer: the filter of [`RECEPTION_TIMER_CONSUMER`] (apart from the case
+/// timers' [`TIMER_FIRED_FILTER`], as the work-queue stream requires).
+pub const RECEPTION_TIMER_FIRED_FILTER: &str = "minhu.timer.reception.fired.>";
+
+/// Durable pull consumer on the fired session timers, shared by every dispatch instance.
+pub const RECEPTION_TIMER_CONSUMER: &str = "minhu-reception-timers";

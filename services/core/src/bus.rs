@@ -3,9 +3,10 @@
 //! Every record stream keeps its messages forever and refuses deletes and purges: the intake
 //! stream is the permanent archive and idempotency index, the event and dispatch streams are the
 //! record of what minhu decided, the dead-letter stream the record of what could not be
-//! delivered. Retention is an operator's decision, made on the server, not here. The timers
-//! stream is working state, not a record: it holds the clock's message schedules (nats-server
-//! 2.12 and later) and forgets each fired timer once it is handled.
+//! delivered, the reception stream the record of what was announced. Retention is an operator's
+//! decision, made on the server, not here. The timers stream is working state, not a record: it
+//! holds the clock's and the reception sessions' message schedules (nats-server 2.12 and later)
+//! and forgets each fired timer once it is handled.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,6 +115,9 @@ pub struct Handles {
     pub unit_cases: kv::Store,
     pub dead_letter: stream::Stream,
     pub webhook_deliveries: kv::Store,
+    /// 领导下访接访: the sessions (with their registrations) and the announcements.
+    pub reception_sessions: kv::Store,
+    pub reception: stream::Stream,
 }
 
 impl Bus {
@@ -245,6 +249,18 @@ impl Bus {
             1,
         ))
         .await?;
+        let reception_sessions = ensure_bucket(bucket(
+            bus::RECEPTION_SESSIONS_BUCKET,
+            "minhu: reception sessions (领导下访接访) and their registrations",
+            5,
+        ))
+        .await?;
+        let reception = ensure_stream(archive(
+            bus::RECEPTION_STREAM,
+            bus::RECEPTION_SUBJECTS,
+            "minhu: reception session announcements (公告, 更正, 取消)",
+        ))
+        .await?;
         Ok(Bus(Arc::new(Handles {
             client,
             js,
@@ -258,6 +274,8 @@ impl Bus {
             unit_cases,
             dead_letter,
             webhook_deliveries,
+            reception_sessions,
+            reception,
         })))
     }
 }

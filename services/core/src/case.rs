@@ -303,6 +303,11 @@ pub fn apply(view: &mut CaseView, event: &CaseEvent) {
                 .retain(|c| c.case_id != m.member_case_id);
             None
         }
+        Event::ReceptionRegistered(_)
+        | Event::ReceptionOffered(_)
+        | Event::ReceptionChanged(_)
+        | Event::FindingsRecorded(_)
+        | Event::ReceptionDecided(_) => crate::reception::fold(view, kind, at),
         Event::Split(_) => {
             view.cluster_lead.clear();
             view.status = CaseStatus::Dispatched as i32;
@@ -374,7 +379,10 @@ fn track_milestones(
 }
 
 /// The clock's state of `milestone`, added on first mention.
-fn milestone_state<'a>(view: &'a mut CaseView, milestone: &str) -> &'a mut MilestoneState {
+pub(crate) fn milestone_state<'a>(
+    view: &'a mut CaseView,
+    milestone: &str,
+) -> &'a mut MilestoneState {
     let clock: &mut ClockState = view.clock.get_or_insert_default();
     let index = match clock
         .milestones
@@ -404,6 +412,8 @@ fn milestone_label(milestone: &str) -> &str {
         "resolution" => "办结",
         "review" => "复查",
         "re_review" => "复核",
+        crate::reception::INVESTIGATION_MILESTONE => "访前调查",
+        crate::reception::ASSIGNMENT_MILESTONE => "领导交办",
         other => other,
     }
 }
@@ -851,6 +861,7 @@ mod tests {
                     to_unit_id: "u3".into(),
                     due_at: due,
                     limit: 30,
+                    to_leader: None,
                 }),
             ),
             event(

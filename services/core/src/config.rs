@@ -56,6 +56,8 @@ pub struct Settings {
     /// TLS on the gRPC listener; unset, it is plaintext (the local demo).
     #[serde(default)]
     pub tls: Option<TlsSettings>,
+    /// 领导下访接访: announcements, registration and the investigation before the day.
+    pub reception: crate::reception::ReceptionSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -566,6 +568,7 @@ impl Settings {
                 }
             }
         }
+        problems.extend(self.reception.problems());
         if problems.is_empty() {
             Ok(())
         } else {

@@ -144,6 +144,50 @@ impl fmt::Display for TrackingNumber {
     }
 }
 
+/// A reception session (领导下访接访) id: `RS<YYYYMMDD>-<suffix>`, the session's day in China time
+/// and 4 to 8 capital letters or digits, e.g. `RS20261211-7K3Q`. Subject- and key-safe.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// The id of a session on `day` with `suffix` (capital letters and digits).
+    pub fn new(day: time::Date, suffix: &str) -> SessionId {
+        SessionId(format!(
+            "RS{:04}{:02}{:02}-{suffix}",
+            day.year(),
+            u8::from(day.month()),
+            day.day()
+        ))
+    }
+
+    pub fn parse(value: &str) -> Result<SessionId, ParseError> {
+        let invalid = || ParseError("not a reception session id (RS<YYYYMMDD>-<suffix>)".into());
+        let rest = value.strip_prefix("RS").ok_or_else(invalid)?;
+        let (date, suffix) = rest.split_once('-').ok_or_else(invalid)?;
+        if date.len() != 8 || !date.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        if !(4..=8).contains(&suffix.len())
+            || !suffix
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            return Err(invalid());
+        }
+        Ok(SessionId(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +241,24 @@ mod tests {
                 TrackingNumber::parse("MH", bad).is_err(),
                 "{bad:?} accepted"
             );
+        }
+    }
+
+    #[test]
+    fn session_ids_carry_the_day_and_refuse_anything_else() {
+        let id = SessionId::new(time::macros::date!(2026 - 12 - 11), "7K3Q");
+        assert_eq!(id.as_str(), "RS20261211-7K3Q");
+        assert_eq!(SessionId::parse("RS20261211-7K3Q").unwrap(), id);
+        for bad in [
+            "",
+            "RS20261211",
+            "RS2026121-7K3Q",
+            "RS20261211-7k3q",
+            "RS20261211-7K3",
+            "RS20261211-7K3Q.x",
+            "XS20261211-7K3Q",
+        ] {
+            assert!(SessionId::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
 }

@@ -8,6 +8,7 @@
 //! - [`deadlines`]: the statutory limits a case starts with.
 //! - [`metrics`]: every exported metric, named in one place.
 //! - [`privacy`]: sealing petitioner identity, keyed person hashes, query codes.
+//! - [`reception`]: 领导下访接访 settings, and what reception events mean for a case.
 //! - [`case`]: a case as the fold of its events, and the store that appends and folds them.
 //! - [`bus`]: connecting to NATS and provisioning the streams and buckets of the bus layout.
 
@@ -20,3 +21,4 @@ pub mod deadlines;
 pub mod domain;
 pub mod metrics;
 pub mod privacy;
+pub mod reception;

@@ -50,6 +50,11 @@ pub const WEBHOOK_ATTEMPTS: &str = "minhu_webhook_attempts_total";
 pub const WEBHOOK_ATTEMPT_SECONDS: &str = "minhu_webhook_attempt_seconds";
 pub const WEBHOOK_DELIVERIES: &str = "minhu_webhook_deliveries_total";
 pub const WEBHOOK_DEAD_LETTERS: &str = "minhu_webhook_dead_letters_total";
+pub const RECEPTION_ANNOUNCEMENTS: &str = "minhu_reception_announcements_total";
+pub const RECEPTION_REGISTRATIONS: &str = "minhu_reception_registrations_total";
+pub const RECEPTION_OUTCOMES: &str = "minhu_reception_outcomes_total";
+pub const RECEPTION_SESSION_MATTERS: &str = "minhu_reception_session_matters";
+pub const RECEPTION_SESSION_SATISFACTION: &str = "minhu_reception_session_satisfaction_ratio";
 
 /// Registers the help text of every metric (call once per process, before serving /metrics).
 pub fn describe() {
@@ -193,6 +198,26 @@ pub fn describe() {
     for (name, help) in per_unit {
         describe_gauge!(name, help);
     }
+    describe_counter!(
+        RECEPTION_ANNOUNCEMENTS,
+        "Reception session announcements published, by kind (scheduled, correction, cancellation)."
+    );
+    describe_counter!(
+        RECEPTION_REGISTRATIONS,
+        "Petitions naming a reception session, by outcome (registered, or why not)."
+    );
+    describe_counter!(
+        RECEPTION_OUTCOMES,
+        "Matters decided at reception sessions, by outcome (resolved, assigned, leader_owned)."
+    );
+    describe_gauge!(
+        RECEPTION_SESSION_MATTERS,
+        "A reception session's report by figure (petitions, matters, investigated, resolved_on_the_spot, assigned, leader_owned, undecided, overdue, evaluated), for sessions within reception.report_days."
+    );
+    describe_gauge!(
+        RECEPTION_SESSION_SATISFACTION,
+        "Share of 满意 and 基本满意 among a reception session's rated matters."
+    );
 }
 
 pub fn intake_request(channel: &str, outcome: &'static str, elapsed: Duration) {
@@ -333,4 +358,55 @@ pub fn unit_state(unit: &str, open: u64, unsigned: u64, overdue: u64, oldest_uns
     gauge!(UNIT_UNSIGNED, &[label()]).set(unsigned as f64);
     gauge!(UNIT_OVERDUE, &[label()]).set(overdue as f64);
     gauge!(UNIT_OLDEST_UNSIGNED_AGE, &[label()]).set(oldest_unsigned_age);
+}
+
+pub fn reception_announced(kind: &'static str) {
+    counter!(RECEPTION_ANNOUNCEMENTS, "kind" => kind).increment(1);
+}
+
+pub fn reception_registration(outcome: &'static str) {
+    counter!(RECEPTION_REGISTRATIONS, "outcome" => outcome).increment(1);
+}
+
+pub fn reception_outcome(outcome: &'static str) {
+    counter!(RECEPTION_OUTCOMES, "outcome" => outcome).increment(1);
+}
+
+/// One reception session's report. The `session` label takes only the ids of sessions held
+/// within `reception.report_days` (and upcoming ones): a county with a session a day adds a few
+/// hundred series a year.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ReceptionFigures {
+    pub petitions: u32,
+    pub matters: u32,
+    pub investigated: u32,
+    pub resolved_on_the_spot: u32,
+    pub assigned: u32,
+    pub leader_owned: u32,
+    pub undecided: u32,
+    pub overdue: u32,
+    pub evaluated: u32,
+    pub satisfaction_ratio: f64,
+}
+
+pub fn reception_report(session: &str, f: &ReceptionFigures) {
+    let figures = [
+        ("petitions", f.petitions),
+        ("matters", f.matters),
+        ("investigated", f.investigated),
+        ("resolved_on_the_spot", f.resolved_on_the_spot),
+        ("assigned", f.assigned),
+        ("leader_owned", f.leader_owned),
+        ("undecided", f.undecided),
+        ("overdue", f.overdue),
+        ("evaluated", f.evaluated),
+    ];
+    for (figure, value) in figures {
+        gauge!(RECEPTION_SESSION_MATTERS, "session" => session.to_owned(), "figure" => figure)
+            .set(f64::from(value));
+    }
+    if f.evaluated > 0 {
+        gauge!(RECEPTION_SESSION_SATISFACTION, "session" => session.to_owned())
+            .set(f.satisfaction_ratio);
+    }
 }

@@ -181,6 +181,19 @@ pub fn deliveries(
         | Event::HotspotRaised(_)
         | Event::MemberSplit(_) => update(&lead_now),
         Event::Split(_) => view.route.as_ref().map(&assigned).unwrap_or_default(),
+        // 领导下访接访: the lead unit's investigation task and the leader's decision; a case the
+        // leader took on (包案) also reaches the leader's unit.
+        Event::ReceptionRegistered(_)
+        | Event::ReceptionOffered(_)
+        | Event::ReceptionChanged(_)
+        | Event::FindingsRecorded(_) => update(&lead_now),
+        Event::ReceptionDecided(d) => {
+            let mut out = update(&lead_now);
+            if let Some(leader) = d.leader.as_ref().filter(|l| l.unit_id != lead_now) {
+                out.push((leader.unit_id.clone(), Delivery::Update));
+            }
+            out
+        }
     }
 }
 

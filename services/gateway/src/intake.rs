@@ -22,8 +22,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use minhu_contracts::bus;
 use minhu_contracts::v1::{
-    CaseStatus, CaseView, HistoryEntry, IntakeRecord, Petition, Petitioner, Receipt, TrackResponse,
-    Unit,
+    CaseStatus, CaseView, HistoryEntry, IntakeRecord, Petition, Petitioner, Receipt, ReceptionCase,
+    TrackResponse, Unit,
 };
 use minhu_core::bus::Bus;
 use minhu_core::config::{DeadlineSettings, GatewaySettings};
@@ -300,6 +300,13 @@ impl Intake {
             original_status,
             reply,
             guidance,
+            // The units' investigation findings are for the units and the leader.
+            reception: view.reception.map(|reception| ReceptionCase {
+                findings: String::new(),
+                findings_at: None,
+                findings_unit_id: String::new(),
+                ..reception
+            }),
         })
     }
 }

@@ -3,7 +3,7 @@
 
 use minhu_contracts::v1::{Attachment, Petition, Petitioner, RequestType};
 use minhu_core::config::GatewaySettings;
-use minhu_core::domain::DivisionCode;
+use minhu_core::domain::{DivisionCode, SessionId};
 use time::OffsetDateTime;
 
 /// One broken rule: the path of the field and what is wrong with it.
@@ -117,6 +117,13 @@ pub fn validate(
         if RequestType::try_from(hints.request_type).is_err() {
             v.add("petition.hints.request_type", "unknown request type");
         }
+    }
+
+    if !p.reception_session_id.is_empty() && SessionId::parse(&p.reception_session_id).is_err() {
+        v.add(
+            "petition.reception_session_id",
+            "not a reception session id (RS<YYYYMMDD>-<suffix>, e.g. RS20261211-7K3Q)",
+        );
     }
 
     if v.0.is_empty() { Ok(()) } else { Err(v.0) }
@@ -352,6 +359,25 @@ mod tests {
                 "petition.hints.request_type"
             ]
         );
+    }
+
+    #[test]
+    fn a_reception_session_reference_must_be_well_formed() {
+        for (reference, refused) in [
+            ("", false),
+            ("RS20261211-7K3Q", false),
+            ("next-friday", true),
+            ("RS20261211-7k3q", true),
+        ] {
+            let mut p = valid();
+            p.reception_session_id = reference.into();
+            let expected: &[&str] = if refused {
+                &["petition.reception_session_id"]
+            } else {
+                &[]
+            };
+            assert_eq!(fields(&p), expected, "{reference:?}");
+        }
     }
 
     #[test]

@@ -102,6 +102,7 @@ fn any_petition() -> impl Strategy<Value = Petition> {
                     keep_identity_confidential: confidential,
                     disclose_identity_to_handler: disclose,
                 }),
+                reception_session_id: String::new(),
             },
         )
 }
@@ -219,6 +220,7 @@ fn valid_petition() -> impl Strategy<Value = Petition> {
                     request_type,
                 }),
                 consent: None,
+                reception_session_id: String::new(),
             },
         )
 }

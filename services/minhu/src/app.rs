@@ -14,6 +14,7 @@ use minhu_clock_role::ClockWorker;
 use minhu_contracts::v1::case_service_server::CaseServiceServer;
 use minhu_contracts::v1::intake_service_server::IntakeServiceServer;
 use minhu_contracts::v1::ops_service_server::OpsServiceServer;
+use minhu_contracts::v1::reception_service_server::ReceptionServiceServer;
 use minhu_core::bus::{self, Bus};
 use minhu_core::config::Settings;
 use minhu_core::metrics;
@@ -22,6 +23,7 @@ use minhu_dispatch::service::CaseApi;
 use minhu_dispatch::webhook::WebhookWorker;
 use minhu_gateway::Gateway;
 use minhu_ops::Ops;
+use minhu_reception::{Announcer, ReceptionApi, Registrar};
 use minhu_triage::Triage;
 use minhu_triage::worker::TriageWorker;
 use tokio::net::TcpListener;
@@ -255,6 +257,29 @@ impl App {
             });
             CaseApi::new(&settings, bus.clone(), Arc::new(calendar), routing.clone())
         });
+        // The dispatch role also serves the reception sessions (领导下访接访) and announces them.
+        let reception = match &cases {
+            Some(_) => {
+                let calendar = settings.clock.calendar().map_err(anyhow::Error::msg)?;
+                let announcer = Announcer::new(bus.clone(), &settings.reception);
+                let worker = announcer.clone();
+                let stop = stop.clone();
+                spawn_built(&mut tasks, move || {
+                    async move {
+                        worker.run(stop.cancelled_owned()).await;
+                        ("dispatch", Ok(()))
+                    }
+                    .instrument(tracing::info_span!("role", name = "dispatch"))
+                });
+                Some(ReceptionApi::new(
+                    &settings,
+                    bus.clone(),
+                    Arc::new(calendar),
+                    announcer,
+                ))
+            }
+            None => None,
+        };
         if cases.is_some() {
             let feed = FeedWorker::new(bus.clone(), settings.supervisors());
             let stop = stop.clone();
@@ -291,6 +316,7 @@ impl App {
                 gateway,
                 cases,
                 ops,
+                reception,
             };
             spawn_built(&mut tasks, move || {
                 async move {
@@ -324,6 +350,7 @@ impl App {
                 });
             }
             triage_for_reload = Some(triage.clone());
+            let calendar = settings.clock.calendar().map_err(anyhow::Error::msg)?;
             let worker = TriageWorker::new(
                 bus.clone(),
                 triage,
@@ -331,7 +358,8 @@ impl App {
                 settings.deadlines.clone(),
                 &settings.dedup,
                 settings.identity.tracking_prefix.clone(),
-            );
+            )
+            .with_reception(Registrar::new(&bus, &settings.reception, calendar));
             let stop = stop.clone();
             spawn_built(&mut tasks, move || {
                 async move {
@@ -408,6 +436,7 @@ struct Services {
     gateway: Option<Gateway>,
     cases: Option<CaseApi>,
     ops: Option<Ops>,
+    reception: Option<ReceptionApi>,
 }
 
 async fn serve_grpc(
@@ -422,6 +451,7 @@ async fn serve_grpc(
         gateway: services.gateway.is_some(),
         cases: services.cases.is_some(),
         ops: services.ops.is_some(),
+        reception: services.reception.is_some(),
     };
     tokio::spawn(follow_nats(
         bus,
@@ -454,6 +484,16 @@ async fn serve_grpc(
             }
         })
     });
+    // The reception desk (the centre, units recording findings) the same way.
+    let reception = services.reception.map(|reception| {
+        InterceptedService::new(reception.into_service(), move |request| {
+            if unit_certificates {
+                listener::require_client_certificate(request)
+            } else {
+                Ok(request)
+            }
+        })
+    });
     let router = tonic::transport::Server::builder()
         // Peers that stop answering (gone, or stalling on purpose) are found and dropped.
         .http2_keepalive_interval(Some(listener::KEEPALIVE_INTERVAL))
@@ -463,7 +503,8 @@ async fn serve_grpc(
         .add_service(reflection_alpha)
         .add_optional_service(services.gateway.map(Gateway::into_service))
         .add_optional_service(cases)
-        .add_optional_service(services.ops.map(Ops::into_service));
+        .add_optional_service(services.ops.map(Ops::into_service))
+        .add_optional_service(reception);
     match tls {
         Some(tls) => {
             router
@@ -484,6 +525,7 @@ struct Served {
     gateway: bool,
     cases: bool,
     ops: bool,
+    reception: bool,
 }
 
 impl Served {
@@ -513,6 +555,14 @@ impl Served {
             health
                 .set_service_status(
                     <OpsServiceServer<Ops> as tonic::server::NamedService>::NAME,
+                    status,
+                )
+                .await;
+        }
+        if self.reception {
+            health
+                .set_service_status(
+                    <ReceptionServiceServer<ReceptionApi> as tonic::server::NamedService>::NAME,
                     status,
                 )
                 .await;

@@ -88,6 +88,8 @@ pub struct TriageWorker {
     settings: TriageSettings,
     deadlines: DeadlineSettings,
     tracking_prefix: String,
+    /// Registers a petition naming a reception session (领导下访接访) after its decision.
+    reception: Option<minhu_reception::Registrar>,
 }
 
 impl TriageWorker {
@@ -117,7 +119,15 @@ impl TriageWorker {
             settings,
             deadlines,
             tracking_prefix,
+            reception: None,
         }
+    }
+
+    /// Registers petitions that name a reception session to it (or records the offer of the
+    /// next one), once each is triaged.
+    pub fn with_reception(mut self, registrar: minhu_reception::Registrar) -> TriageWorker {
+        self.reception = Some(registrar);
+        self
     }
 
     /// The durable consumer every triage instance shares: each message goes to one of them.
@@ -156,7 +166,10 @@ impl TriageWorker {
     /// Handles one message and counts the outcome; the runner acknowledges.
     async fn handle_counted(&self, message: jetstream::Message) -> Verdict {
         let started = std::time::Instant::now();
-        let handled = self.handle(&message).await;
+        let handled = match self.handle(&message).await {
+            Ok(outcome) => self.register(&message, outcome).await,
+            failed => failed,
+        };
         let label = match &handled {
             Ok(Outcome::Dispatched { .. }) => "dispatched",
             Ok(Outcome::Duplicate { .. }) => "duplicate",
@@ -322,6 +335,37 @@ impl TriageWorker {
             case_id,
             unit_id: route.lead_unit_id,
         })
+    }
+
+    /// Pre-registration (领导下访接访): after the decision, a petition naming a reception session
+    /// is registered to it, or offered the next one; before the message is acknowledged.
+    async fn register(
+        &self,
+        message: &jetstream::Message,
+        outcome: Outcome,
+    ) -> Result<Outcome, TriageError> {
+        let Some(registrar) = &self.reception else {
+            return Ok(outcome);
+        };
+        let record = IntakeRecord::decode(message.payload.clone())
+            .map_err(|e| TriageError::Poison(format!("intake record does not decode: {e}")))?;
+        let session_id = record
+            .petition
+            .as_ref()
+            .map_or("", |p| p.reception_session_id.as_str());
+        let case_id = match &outcome {
+            Outcome::Dispatched { case_id, .. }
+            | Outcome::Duplicate { case_id, .. }
+            | Outcome::Merged { case_id, .. }
+            | Outcome::CentreQueued { case_id, .. } => case_id,
+        };
+        match registrar.register(case_id, session_id).await {
+            Ok(_) => Ok(outcome),
+            Err(minhu_reception::register::RegisterError::Poison(reason)) => {
+                Err(TriageError::Poison(reason))
+            }
+            Err(e) => Err(TriageError::Transient(e.to_string().into())),
+        }
     }
 
     /// Puts the case on the dispatch centre's feed (`minhu.dispatch.centre.<case>.2`), once.
