@@ -409,7 +409,8 @@ impl TriageWorker {
     ) -> Result<(), TriageError> {
         let now = Some(timestamp(OffsetDateTime::now_utc()));
         let units = std::iter::once(&route.lead_unit_id).chain(&route.assisting_unit_ids);
-        for unit in units {
+        // Each unit's subject is its own: the lead's and the assisting units' writes at once.
+        let writes = units.map(|unit| async move {
             let lead = *unit == route.lead_unit_id;
             let case = assignment(view, route, deadlines, lead);
             let event = UnitEvent {
@@ -430,7 +431,9 @@ impl TriageWorker {
                 let confidence = view.classification.as_ref().map_or(0.0, |c| c.confidence);
                 metrics::dispatched(waited, confidence, route.fallback);
             }
-        }
+            Ok::<_, TriageError>(())
+        });
+        futures::future::try_join_all(writes).await?;
         Ok(())
     }
 
