@@ -294,3 +294,24 @@ pub fn lost_first_write(error: &async_nats::jetstream::context::PublishError) ->
             e.error_code() == async_nats::jetstream::ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT
         })
 }
+
+/// Writes `payload` on `subject` unless something is there already (expected last subject
+/// sequence 0): true if this call wrote it, false if an earlier write stands.
+pub async fn write_once(
+    js: &jetstream::Context,
+    subject: String,
+    payload: bytes::Bytes,
+) -> Result<bool, async_nats::jetstream::context::PublishError> {
+    let publish = async_nats::jetstream::message::PublishMessage::build()
+        .payload(payload)
+        .expected_last_subject_sequence(0);
+    let acked = match js.send_publish(subject, publish).await {
+        Ok(ack) => ack.await,
+        Err(e) => Err(e),
+    };
+    match acked {
+        Ok(_) => Ok(true),
+        Err(e) if lost_first_write(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}

@@ -684,6 +684,33 @@ impl CaseStore {
     }
 }
 
+/// The case as a unit (or the centre's queue) receives it, with `route` and `deadlines` as of
+/// the event that sends it.
+pub fn assignment(
+    view: &CaseView,
+    route: Option<minhu_contracts::v1::RouteDecision>,
+    deadlines: Vec<minhu_contracts::v1::Deadline>,
+    lead: bool,
+) -> minhu_contracts::v1::DispatchedCase {
+    minhu_contracts::v1::DispatchedCase {
+        case_id: view.case_id.clone(),
+        tracking_number: view.tracking_number.clone(),
+        channel_id: view.channel_id.clone(),
+        accepted_at: view.accepted_at,
+        title: view.title.clone(),
+        body: view.body.clone(),
+        classification: view.classification.clone(),
+        route,
+        location: view.location.clone(),
+        attachments: view.attachments.clone(),
+        deadlines,
+        petitioner_identified: view.petitioner_identified,
+        identity_confidential: view.identity_confidential,
+        lead,
+        repeat_of_closed: view.repeat_of_closed.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

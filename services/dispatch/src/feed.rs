@@ -8,12 +8,10 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
-use async_nats::jetstream::message::PublishMessage;
 use futures::FutureExt;
 use minhu_contracts::bus::{self, CENTRE_QUEUE_ID};
 use minhu_contracts::v1::{
-    CaseEvent, CaseStatus, CaseView, DispatchedCase, RouteDecision, UnitEvent, Withdrawn,
-    case_event, unit_event,
+    CaseEvent, CaseStatus, CaseView, RouteDecision, UnitEvent, Withdrawn, case_event, unit_event,
 };
 use minhu_core::bus::Bus;
 use minhu_core::case::{CaseStore, StoreError};
@@ -282,7 +280,12 @@ impl FeedWorker {
             }
             let payload = match &delivery {
                 Delivery::Assigned { lead } => {
-                    unit_event::Event::Assigned(assignment(&view, *lead))
+                    unit_event::Event::Assigned(minhu_core::case::assignment(
+                        &view,
+                        view.route.clone(),
+                        view.deadlines.clone(),
+                        *lead,
+                    ))
                 }
                 Delivery::Update => unit_event::Event::Update(event.clone()),
                 Delivery::Withdrawn { reason } => unit_event::Event::Withdrawn(Withdrawn {
@@ -334,18 +337,10 @@ impl FeedWorker {
     }
 
     async fn publish_once(&self, subject: String, payload: bytes::Bytes) -> Result<(), FeedError> {
-        let publish = PublishMessage::build()
-            .payload(payload)
-            .expected_last_subject_sequence(0);
-        let acked = match self.bus.js.send_publish(subject, publish).await {
-            Ok(ack) => ack.await,
-            Err(e) => Err(e),
-        };
-        match acked {
-            Ok(_) => Ok(()),
-            Err(e) if minhu_core::bus::lost_first_write(&e) => Ok(()),
-            Err(e) => Err(FeedError::Transient(e.into())),
-        }
+        minhu_core::bus::write_once(&self.bus.js, subject, payload)
+            .await
+            .map(|_| ())
+            .map_err(|e| FeedError::Transient(e.into()))
     }
 }
 
@@ -355,27 +350,6 @@ enum FeedError {
     Poison(String),
     #[error("transient: {0}")]
     Transient(#[from] async_nats::Error),
-}
-
-/// The case as a newly assigned unit receives it.
-fn assignment(view: &CaseView, lead: bool) -> DispatchedCase {
-    DispatchedCase {
-        case_id: view.case_id.clone(),
-        tracking_number: view.tracking_number.clone(),
-        channel_id: view.channel_id.clone(),
-        accepted_at: view.accepted_at,
-        title: view.title.clone(),
-        body: view.body.clone(),
-        classification: view.classification.clone(),
-        route: view.route.clone(),
-        location: view.location.clone(),
-        attachments: view.attachments.clone(),
-        deadlines: view.deadlines.clone(),
-        petitioner_identified: view.petitioner_identified,
-        identity_confidential: view.identity_confidential,
-        lead,
-        repeat_of_closed: view.repeat_of_closed.clone(),
-    }
 }
 
 #[cfg(test)]

@@ -18,14 +18,13 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
-use async_nats::jetstream::message::PublishMessage;
 use bytes::Bytes;
 use futures::FutureExt;
 use minhu_contracts::bus;
 use minhu_contracts::v1::{
-    CaseEvent, CaseStatus, CaseView, CentreQueued, CentreReason, Dispatched, DispatchedCase,
-    HistoryEntry, HotspotRaised, IntakeRecord, MemberJoined, RepeatLinked, RouteDecision,
-    UnitEvent, case_event, unit_event,
+    CaseEvent, CaseStatus, CaseView, CentreQueued, CentreReason, Dispatched, HistoryEntry,
+    HotspotRaised, IntakeRecord, MemberJoined, RepeatLinked, RouteDecision, UnitEvent, case_event,
+    unit_event,
 };
 use minhu_core::bus::Bus;
 use minhu_core::case::{self, CaseStore, StoreError};
@@ -379,10 +378,10 @@ impl TriageWorker {
             case_id: view.case_id.clone(),
             unit_id: CENTRE_QUEUE_ID.to_owned(),
             at: Some(timestamp(OffsetDateTime::now_utc())),
-            event: Some(unit_event::Event::Assigned(assignment(
+            event: Some(unit_event::Event::Assigned(case::assignment(
                 view,
-                route,
-                &[],
+                Some(route.clone()),
+                Vec::new(),
                 true,
             ))),
         };
@@ -412,7 +411,7 @@ impl TriageWorker {
         // Each unit's subject is its own: the lead's and the assisting units' writes at once.
         let writes = units.map(|unit| async move {
             let lead = *unit == route.lead_unit_id;
-            let case = assignment(view, route, deadlines, lead);
+            let case = case::assignment(view, Some(route.clone()), deadlines.to_vec(), lead);
             let event = UnitEvent {
                 event_id: format!("{}/2", view.case_id),
                 case_id: view.case_id.clone(),
@@ -586,32 +585,6 @@ impl TriageWorker {
     }
 }
 
-/// The case as a unit (or the centre) receives it.
-fn assignment(
-    view: &CaseView,
-    route: &RouteDecision,
-    deadlines: &[minhu_contracts::v1::Deadline],
-    lead: bool,
-) -> DispatchedCase {
-    DispatchedCase {
-        case_id: view.case_id.clone(),
-        tracking_number: view.tracking_number.clone(),
-        channel_id: view.channel_id.clone(),
-        accepted_at: view.accepted_at,
-        title: view.title.clone(),
-        body: view.body.clone(),
-        classification: view.classification.clone(),
-        route: Some(route.clone()),
-        location: view.location.clone(),
-        attachments: view.attachments.clone(),
-        deadlines: deadlines.to_vec(),
-        petitioner_identified: view.petitioner_identified,
-        identity_confidential: view.identity_confidential,
-        lead,
-        repeat_of_closed: view.repeat_of_closed.clone(),
-    }
-}
-
 /// Why the case waits for the centre, in words for the centre's staff.
 fn centre_queued(reason: CentreReason, triaged: &minhu_contracts::v1::Triaged) -> CentreQueued {
     let classification = triaged.classification.clone().unwrap_or_default();
@@ -641,16 +614,7 @@ fn transient(e: StoreError) -> TriageError {
 
 /// Writes `payload` on `subject` unless something is there already; true if this call wrote it.
 async fn append_once(bus: &Bus, subject: String, payload: Bytes) -> Result<bool, TriageError> {
-    let publish = PublishMessage::build()
-        .payload(payload)
-        .expected_last_subject_sequence(0);
-    let acked = match bus.js.send_publish(subject, publish).await {
-        Ok(ack) => ack.await,
-        Err(e) => Err(e),
-    };
-    match acked {
-        Ok(_) => Ok(true),
-        Err(e) if minhu_core::bus::lost_first_write(&e) => Ok(false),
-        Err(e) => Err(TriageError::Transient(e.into())),
-    }
+    minhu_core::bus::write_once(&bus.js, subject, payload)
+        .await
+        .map_err(|e| TriageError::Transient(e.into()))
 }
