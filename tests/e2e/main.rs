@@ -10,6 +10,7 @@ mod feeds;
 mod hostile;
 mod identity;
 mod intake;
+mod lists;
 mod ops;
 mod processes;
 mod reception;

@@ -18,7 +18,8 @@ use minhu_contracts::v1::{
     ReviewRequest, SplitRequest, SubscribeRequest, UnitEvent, UnitEventDelivery,
 };
 use minhu_contracts::v1::{
-    IntakeRecord, ListDeliveriesResponse, PauseRequest, Petitioner, ResumeRequest, RevealRequest,
+    HandoverReportResponse, HandoverRequest, IntakeRecord, ListDeliveriesResponse, PauseRequest,
+    Petitioner, ResumeRequest, RevealRequest, UnitListsRequest, UnitListsResponse,
 };
 use minhu_core::bus::Bus;
 use minhu_core::case::{CaseStore, StoreError};
@@ -313,6 +314,36 @@ impl CaseApi {
     }
 }
 
+impl CaseApi {
+    /// The unit a list or report is for: a unit's own, or the one the centre names.
+    fn list_owner<T>(&self, request: &Request<T>, unit_id: &str) -> Result<String, Status> {
+        match self.unit_or_centre(request)? {
+            Actor::Unit(unit) if unit_id.is_empty() || unit_id == unit => Ok(unit),
+            Actor::Unit(_) => Err(Status::permission_denied("a unit reads its own lists only")),
+            _ if unit_id.is_empty() => {
+                Err(invalid_field("unit_id", "required with the centre token"))
+            }
+            _ if !self.directory.names.contains_key(unit_id) => Err(invalid_field(
+                "unit_id",
+                &format!("{unit_id:?} is not a unit of the catalogue"),
+            )),
+            _ => Ok(unit_id.to_owned()),
+        }
+    }
+
+    /// The unit's open cases, as the unit index lists them, each as it stands now.
+    async fn open_cases(&self, unit: &str) -> Result<Vec<CaseView>, Status> {
+        let mut views = Vec::new();
+        for (id, status) in self.unit_cases(unit).await? {
+            // The index may lag the case: the view decides, the index only spares loads.
+            if crate::lists::is_open(status) {
+                views.push(self.load(&id).await?.view);
+            }
+        }
+        Ok(views)
+    }
+}
+
 type SubscribeStream = Pin<Box<dyn Stream<Item = Result<UnitEventDelivery, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -565,6 +596,32 @@ impl CaseService for CaseApi {
             }
         }
         Ok(Response::new(ListDeliveriesResponse { deliveries }))
+    }
+
+    async fn unit_lists(
+        &self,
+        request: Request<UnitListsRequest>,
+    ) -> Result<Response<UnitListsResponse>, Status> {
+        let unit = self.list_owner(&request, &request.get_ref().unit_id)?;
+        let cases = self.open_cases(&unit).await?;
+        Ok(Response::new(crate::lists::unit_lists(
+            &unit,
+            &cases,
+            OffsetDateTime::now_utc(),
+        )))
+    }
+
+    async fn handover_report(
+        &self,
+        request: Request<HandoverRequest>,
+    ) -> Result<Response<HandoverReportResponse>, Status> {
+        let unit = self.list_owner(&request, &request.get_ref().unit_id)?;
+        let cases = self.open_cases(&unit).await?;
+        Ok(Response::new(crate::lists::handover(
+            &unit,
+            &cases,
+            OffsetDateTime::now_utc(),
+        )))
     }
 
     async fn reassign(
