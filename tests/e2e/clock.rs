@@ -5,19 +5,18 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use minhu::Role;
 use minhu_contracts::bus;
 use minhu_contracts::v1::case_service_client::CaseServiceClient;
 use minhu_contracts::v1::ops_service_client::OpsServiceClient;
 use minhu_contracts::v1::{
     CaseEvent, CaseRef, CaseView, Deadline, DecideExtensionRequest, ExtensionRequest, PauseRequest,
-    Petition, Receipt, ResumeRequest, SubscribeRequest, UnitEvent, UnitPerformanceRequest,
-    case_event, unit_event,
+    Petition, Receipt, ResumeRequest, UnitPerformanceRequest, case_event,
 };
 use minhu_core::config::{Settings, SlaConfig};
 use minhu_e2e::{
-    NatsServer, TestApp, WEB_TOKEN, authorized, petition, spawn_app_with, stream_messages,
+    NatsServer, TestApp, WEB_TOKEN, authorized, feed_until, petition, spawn_app_with,
+    stream_messages, update_of,
 };
 use prost::Message;
 use tonic::transport::Channel;
@@ -494,39 +493,4 @@ async fn an_approved_extension_moves_the_deadline() {
         deadline(&after, "resolution").due_at
     );
     app.stop().await.unwrap();
-}
-
-fn update_of(event: &UnitEvent) -> Option<case_event::Event> {
-    match &event.event {
-        Some(unit_event::Event::Update(e)) => e.event.clone(),
-        _ => None,
-    }
-}
-
-/// A unit's feed from the start until an event satisfies `last`.
-async fn feed_until(
-    app: &TestApp,
-    token: &str,
-    last: impl Fn(&UnitEvent) -> bool,
-) -> Vec<UnitEvent> {
-    let mut client = cases(app).await;
-    let mut stream = client
-        .subscribe(authorized(token, SubscribeRequest { from_sequence: 0 }))
-        .await
-        .unwrap()
-        .into_inner();
-    let mut out = Vec::new();
-    loop {
-        let next = tokio::time::timeout(Duration::from_secs(10), stream.next())
-            .await
-            .unwrap_or_else(|_| panic!("feed of {token} stalled after {out:?}"))
-            .unwrap()
-            .unwrap();
-        let event = next.event.unwrap();
-        let done = last(&event);
-        out.push(event);
-        if done {
-            return out;
-        }
-    }
 }

@@ -7,7 +7,6 @@
 
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use minhu::Role;
 use minhu_contracts::bus;
 use minhu_contracts::v1::case_service_client::CaseServiceClient;
@@ -17,13 +16,13 @@ use minhu_contracts::v1::{
     CreateSessionRequest, Escalated, EvaluateRequest, Leader, LeaderLevel, Petition, Rating,
     Receipt, ReceptionAnnouncement, ReceptionOutcomeKind, ReceptionSession, ReceptionState,
     RecordFindingsRequest, RecordOutcomeRequest, RegistrationRefusal, SessionRef, SessionState,
-    SubscribeRequest, UnitEvent, case_event, unit_event,
+    case_event,
 };
 use minhu_core::config::Settings;
 use minhu_core::deadlines::timestamp;
 use minhu_e2e::{
-    HOTLINE_TOKEN, NatsServer, TestApp, WEB_TOKEN, authorized, distinct_petition, petition,
-    spawn_app_with, stream_messages,
+    HOTLINE_TOKEN, NatsServer, TestApp, WEB_TOKEN, authorized, distinct_petition, feed_until,
+    petition, spawn_app_with, stream_messages, update_of,
 };
 use prost::Message;
 use time::OffsetDateTime;
@@ -493,41 +492,6 @@ fn retold(id: &str, phone: &str) -> Petition {
     person.phone = phone.into();
     p.body = format!("领导您好！{}望领导重视，谢谢！", p.body.replace('，', ","));
     p
-}
-
-fn update_of(event: &UnitEvent) -> Option<case_event::Event> {
-    match &event.event {
-        Some(unit_event::Event::Update(e)) => e.event.clone(),
-        _ => None,
-    }
-}
-
-/// A unit's feed from the start until an event satisfies `last`.
-async fn feed_until(
-    app: &TestApp,
-    token: &str,
-    last: impl Fn(&UnitEvent) -> bool,
-) -> Vec<UnitEvent> {
-    let mut client = cases(app).await;
-    let mut stream = client
-        .subscribe(authorized(token, SubscribeRequest { from_sequence: 0 }))
-        .await
-        .unwrap()
-        .into_inner();
-    let mut out = Vec::new();
-    loop {
-        let next = tokio::time::timeout(Duration::from_secs(20), stream.next())
-            .await
-            .unwrap_or_else(|_| panic!("feed of {token} stalled after {out:#?}"))
-            .unwrap()
-            .unwrap();
-        let event = next.event.unwrap();
-        let done = last(&event);
-        out.push(event);
-        if done {
-            return out;
-        }
-    }
 }
 
 /// The escalations of the leader's deadline recorded on a case.

@@ -299,3 +299,51 @@ pub fn petition(channel_message_id: &str) -> Petition {
         ..Default::default()
     }
 }
+
+/// The later case event a feed message carries, if it is an update.
+pub fn update_of(
+    event: &minhu_contracts::v1::UnitEvent,
+) -> Option<minhu_contracts::v1::case_event::Event> {
+    match &event.event {
+        Some(minhu_contracts::v1::unit_event::Event::Update(e)) => e.event.clone(),
+        _ => None,
+    }
+}
+
+/// A unit's feed (CaseService Subscribe with `token`) from the start until an event
+/// satisfies `last`.
+pub async fn feed_until(
+    app: &TestApp,
+    token: &str,
+    last: impl Fn(&minhu_contracts::v1::UnitEvent) -> bool,
+) -> Vec<minhu_contracts::v1::UnitEvent> {
+    use futures::StreamExt;
+    let mut client = minhu_contracts::v1::case_service_client::CaseServiceClient::connect(format!(
+        "http://{}",
+        app.grpc_addr.expect("a gRPC role")
+    ))
+    .await
+    .expect("CaseService connects");
+    let mut stream = client
+        .subscribe(authorized(
+            token,
+            minhu_contracts::v1::SubscribeRequest { from_sequence: 0 },
+        ))
+        .await
+        .expect("subscribed")
+        .into_inner();
+    let mut out = Vec::new();
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(20), stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("feed of {token} stalled after {out:#?}"))
+            .expect("stream open")
+            .expect("feed message");
+        let event = next.event.expect("an event");
+        let done = last(&event);
+        out.push(event);
+        if done {
+            return out;
+        }
+    }
+}
