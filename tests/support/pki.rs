@@ -76,6 +76,11 @@ impl TestPki {
         }
     }
 
+    /// The server CA's certificate (PEM), for clients other than minhu's own.
+    pub fn server_ca(&self) -> PathBuf {
+        self.path("server-ca.crt")
+    }
+
     /// A client trusting the server CA, without a certificate of its own.
     pub fn client(&self) -> ClientTls {
         ClientTls {

@@ -56,6 +56,8 @@ pub struct Settings {
     /// TLS on the gRPC listener; unset, it is plaintext (the local demo).
     #[serde(default)]
     pub tls: Option<TlsSettings>,
+    /// Browser portals: gRPC-Web and CORS on the gRPC listener, and the demo portal.
+    pub web: WebSettings,
     /// 领导下访接访: announcements, registration and the investigation before the day.
     pub reception: crate::reception::ReceptionSettings,
 }
@@ -113,6 +115,72 @@ pub struct TlsSettings {
     /// IntakeService and OpsService still take clients without one (tokens identify them).
     #[serde(default)]
     pub client_ca_file: Option<PathBuf>,
+}
+
+/// Browser portals on the gRPC listener: gRPC-Web (`application/grpc-web+proto`, over HTTP/1.1
+/// or HTTP/2) beside native gRPC, a CORS allow-list for portals served from other origins, and
+/// the demo portal at `/portal/`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSettings {
+    /// gRPC-Web and CORS on. Off, the listener speaks HTTP/2 gRPC only, as before.
+    pub enabled: bool,
+    /// Origins (`scheme://host[:port]`, compared exactly) whose pages may call the services
+    /// from the browser. No wildcard: each portal is listed. Pages served by the gateway itself
+    /// (the demo portal) are same-origin and need no entry.
+    pub allow_origins: Vec<String>,
+    /// Serve the demo portal (submit, receipt, track) at `/portal/`. Needs `enabled`.
+    pub portal: bool,
+}
+
+impl WebSettings {
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.portal && !self.enabled {
+            problems.push("web.portal needs web.enabled (the portal speaks gRPC-Web)".into());
+        }
+        for origin in &self.allow_origins {
+            if !is_origin(origin) {
+                problems.push(format!(
+                    "web.allow_origins: {origin:?} is not an origin like https://portal.example.org[:port] (no wildcard, path or trailing slash)"
+                ));
+            }
+        }
+        problems
+    }
+}
+
+/// `http(s)://host[:port]` as a browser sends it in `Origin`: lower-case scheme, a host of
+/// letters, digits, dots, dashes (or a bracketed IPv6 address), nothing after the port.
+fn is_origin(origin: &str) -> bool {
+    let Some(authority) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host_ok, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((address, port)) => (address.parse::<std::net::Ipv6Addr>().is_ok(), port),
+            None => return false,
+        },
+        None => {
+            let (host, port) = authority
+                .find(':')
+                .map_or((authority, ""), |at| authority.split_at(at));
+            let host_ok = !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+            (host_ok, port)
+        }
+    };
+    // A browser leaves out a default port and never writes a leading zero.
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|digits| !digits.starts_with('0') && digits.parse::<u16>().is_ok());
+    host_ok && port_ok
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -569,6 +637,7 @@ impl Settings {
             }
         }
         problems.extend(self.reception.problems());
+        problems.extend(self.web.problems());
         if problems.is_empty() {
             Ok(())
         } else {
@@ -690,6 +759,55 @@ mod tests {
         .unwrap();
         let err = Settings::load(Some(&path)).unwrap_err().to_string();
         assert!(err.contains("tls.client_ca_file"), "{err}");
+    }
+
+    #[test]
+    fn the_demo_portal_is_on_by_default_and_origins_are_exact() {
+        let web = Settings::defaults().web;
+        assert!(web.enabled && web.portal && web.allow_origins.is_empty());
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("minhu.toml");
+        let good = [
+            "https://xinfang.pujiang.gov.cn",
+            "http://127.0.0.1:8080",
+            "http://localhost:3000",
+            "https://[::1]:8443",
+        ];
+        std::fs::write(
+            &path,
+            format!("[web]\nallow_origins = {good:?}\nportal = false\n"),
+        )
+        .unwrap();
+        let web = Settings::load(Some(&path)).unwrap().web;
+        assert_eq!(web.allow_origins, good);
+        assert!(web.enabled && !web.portal);
+
+        let bad = [
+            "*",
+            "https://*.pujiang.gov.cn",
+            "https://portal.example.org/",
+            "https://portal.example.org/path",
+            "portal.example.org",
+            "ftp://portal.example.org",
+            "https://Portal.example.org",
+            "https://portal.example.org:0",
+            "https://portal.example.org:99999",
+            "https://",
+        ];
+        std::fs::write(
+            &path,
+            format!("[web]\nenabled = false\nallow_origins = {bad:?}\n"),
+        )
+        .unwrap();
+        let err = Settings::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("web.portal needs web.enabled"), "{err}");
+        for origin in bad {
+            assert!(
+                err.contains(&format!("{origin:?} is not an origin")),
+                "{origin}: {err}"
+            );
+        }
     }
 
     #[test]

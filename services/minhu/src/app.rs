@@ -35,6 +35,7 @@ use tracing::Instrument;
 
 use crate::listener::{self, Tls};
 use crate::roles::Role;
+use crate::web::WebLayer;
 
 /// How often the gateway publishes its channel figures for QueueHealth.
 const GATEWAY_STATS_INTERVAL: Duration = Duration::from_secs(2);
@@ -74,7 +75,9 @@ impl App {
             None
         };
         let tls = match (&grpc, &settings.tls) {
-            (Some(_), Some(tls)) => Some(Tls::from_settings(tls).context("TLS")?),
+            (Some(_), Some(tls)) => {
+                Some(Tls::from_settings(tls, settings.web.enabled).context("TLS")?)
+            }
             _ => None,
         };
         let metrics = match settings.ops.metrics_listen {
@@ -312,6 +315,7 @@ impl App {
         if let Some(listener) = grpc {
             let stop = stop.clone();
             let bus = bus.clone();
+            let web = WebLayer::new(&settings.web, gateway.is_some()).context("[web]")?;
             let services = Services {
                 gateway,
                 cases,
@@ -320,7 +324,7 @@ impl App {
             };
             spawn_built(&mut tasks, move || {
                 async move {
-                    let result = serve_grpc(listener, tls, bus, services, stop).await;
+                    let result = serve_grpc(listener, tls, web, bus, services, stop).await;
                     ("grpc", result)
                 }
                 .instrument(tracing::info_span!("grpc"))
@@ -442,6 +446,7 @@ struct Services {
 async fn serve_grpc(
     listener: TcpListener,
     tls: Option<Tls>,
+    web: WebLayer,
     bus: Bus,
     services: Services,
     stop: CancellationToken,
@@ -498,6 +503,9 @@ async fn serve_grpc(
         // Peers that stop answering (gone, or stalling on purpose) are found and dropped.
         .http2_keepalive_interval(Some(listener::KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(listener::KEEPALIVE_TIMEOUT))
+        // Browsers on plaintext speak HTTP/1.1; native gRPC stays HTTP/2 on the same port.
+        .accept_http1(web.accepts_http1())
+        .layer(web)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)

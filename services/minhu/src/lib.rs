@@ -10,6 +10,7 @@
 //! - [`replay`]: `minhu replay`, routing past intake again with the catalogue in force.
 //! - [`telemetry`]: structured logs, set up once.
 //! - [`top`]: `minhu top`, the live terminal view of the queue health.
+//! - [`web`]: browser portals: gRPC-Web, CORS and the demo portal on the gRPC listener.
 
 pub mod app;
 pub mod bench;
@@ -21,6 +22,7 @@ pub mod replay;
 pub mod roles;
 pub mod telemetry;
 pub mod top;
+pub mod web;
 
 pub use app::App;
 pub use roles::Role;

@@ -1,5 +1,7 @@
 //! The gRPC listener's connections: plaintext or TLS (rustls), each given a deadline to start
 //! speaking HTTP/2, so clients that connect and stall (slow-loris) cannot hold the listener.
+//! With gRPC-Web on (`[web]`), HTTP/1.1 clients get the same deadline for their first 24
+//! bytes, and hyper's header read timeout (30 s) for the rest of their request head.
 //!
 //! Connections are accepted in one task and set up (TLS handshake) each in a task of its own:
 //! a client that stalls mid-handshake delays no one else. Once HTTP/2 runs, the server's
@@ -50,8 +52,9 @@ pub struct Tls {
 }
 
 impl Tls {
-    /// Reads and checks the certificate, key and client CA files.
-    pub fn from_settings(settings: &TlsSettings) -> anyhow::Result<Tls> {
+    /// Reads and checks the certificate, key and client CA files. `http1`: offer HTTP/1.1 in
+    /// ALPN beside HTTP/2 (browsers and plain HTTP clients calling gRPC-Web).
+    pub fn from_settings(settings: &TlsSettings, http1: bool) -> anyhow::Result<Tls> {
         let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
         let chain = certificates(&settings.cert_file)?;
         let key = PrivateKeyDer::from_pem_file(&settings.key_file)
@@ -83,6 +86,9 @@ impl Tls {
             .with_single_cert(chain, key)
             .context("tls.cert_file and tls.key_file do not make a server identity")?;
         config.alpn_protocols = vec![b"h2".to_vec()];
+        if http1 {
+            config.alpn_protocols.push(b"http/1.1".to_vec());
+        }
         Ok(Tls {
             acceptor: TlsAcceptor::from(Arc::new(config)),
             client_certificates: settings.client_ca_file.is_some(),

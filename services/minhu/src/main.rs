@@ -651,6 +651,24 @@ fn print_banner(settings: &Settings, roles: &[Role], app: &App, url: &str, manag
             "  gRPC ({}, grpc.health.v1, reflection): {addr}",
             services.join(", ")
         );
+        if settings.web.enabled {
+            let origins = match settings.web.allow_origins.as_slice() {
+                [] => "same origin only".to_owned(),
+                origins => format!("CORS for {}", origins.join(", ")),
+            };
+            println!("  gRPC-Web for browsers on the same port ({origins})");
+            if settings.web.portal && roles.contains(&Role::Gateway) {
+                let scheme = if settings.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                println!(
+                    "  demo portal: {scheme}://{addr}{}",
+                    minhu::web::PORTAL_PATH
+                );
+            }
+        }
         if let Some(tls) = &settings.tls {
             println!("  TLS on gRPC: certificate {}", tls.cert_file.display());
             if let Some(ca) = &tls.client_ca_file {
