@@ -1,12 +1,13 @@
 //! Hostile input against the real app: oversized messages, junk metadata, huge repeated and
-//! deeply nested fields, and clients that connect and stall. Each is refused or dropped, and
-//! a well-behaved client submitting at the same time is served.
+//! deeply nested fields, and clients that connect and stall (HTTP/2, TLS, HTTP/1.1). Each is
+//! refused or dropped, and a well-behaved client submitting at the same time is served.
 
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut};
 use minhu::Role;
 use minhu::listener::{HANDSHAKE_TIMEOUT, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
+use minhu::web::WEB_REQUEST_TIMEOUT;
 use minhu_contracts::v1::case_service_client::CaseServiceClient;
 use minhu_contracts::v1::intake_service_client::IntakeServiceClient;
 use minhu_contracts::v1::{
@@ -302,6 +303,45 @@ async fn slow_loris_clients_are_dropped_and_do_not_stop_others() {
     println!("connections stalled mid-request closed after {took:?}");
     // Still serving.
     app.submit(WEB_TOKEN, petition("loris-after"))
+        .await
+        .unwrap();
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn stalled_http1_requests_are_dropped_and_do_not_stop_others() {
+    let server = NatsServer::start();
+    let app = spawn_app_with(&server.url(), &[Role::Gateway], |_| {}).await;
+    // gRPC-Web over HTTP/1.1 (on by default): a head that never ends, and a whole head with a
+    // body that never comes.
+    let half_head = stalled_connections(
+        &app,
+        100,
+        b"POST /minhu.v1.IntakeService/Submit HTTP/1.1\r\nHost: minhu\r\n",
+    )
+    .await;
+    let half_body = stalled_connections(
+        &app,
+        100,
+        b"POST /minhu.v1.IntakeService/Submit HTTP/1.1\r\nHost: minhu\r\n\
+          content-type: application/grpc-web+proto\r\ncontent-length: 1000\r\n\r\n\0\0\0\x03",
+    )
+    .await;
+
+    let start = Instant::now();
+    while_others_submit(&app, "http1-loris", async {}).await;
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "20 submits took {:?} beside 200 stalled HTTP/1.1 requests",
+        start.elapsed()
+    );
+
+    let took = closed_within(half_body, WEB_REQUEST_TIMEOUT + Duration::from_secs(5)).await;
+    println!("HTTP/1.1 requests stalled mid-body closed after {took:?}");
+    // hyper's own limit on reading a request head.
+    let took = closed_within(half_head, Duration::from_secs(30 + 5)).await;
+    println!("HTTP/1.1 requests stalled mid-head closed after {took:?}");
+    app.submit(WEB_TOKEN, petition("http1-loris-after"))
         .await
         .unwrap();
     app.stop().await.unwrap();

@@ -25,8 +25,16 @@ const STATUS = {
   9: "已并单",
 };
 
+// The clock's milestones (services/clock/src/policy.rs), in the petitioner's words.
 const MILESTONES = {
+  sign_for: "签收",
+  first_contact: "联系信访人",
   acceptance_notice: "告知是否受理",
+  objection_window: "退单异议期",
+  reply: "答复",
+  resolution: "办结",
+  review: "复查",
+  re_review: "复核",
   handling: "办理",
 };
 

@@ -1,7 +1,8 @@
 //! The gRPC listener's connections: plaintext or TLS (rustls), each given a deadline to start
 //! speaking HTTP/2, so clients that connect and stall (slow-loris) cannot hold the listener.
 //! With gRPC-Web on (`[web]`), HTTP/1.1 clients get the same deadline for their first 24
-//! bytes, and hyper's header read timeout (30 s) for the rest of their request head.
+//! bytes, hyper's header read timeout (30 s) for the rest of their request head, and
+//! [`crate::web::WEB_REQUEST_TIMEOUT`] for the rest of the request.
 //!
 //! Connections are accepted in one task and set up (TLS handshake) each in a task of its own:
 //! a client that stalls mid-handshake delays no one else. Once HTTP/2 runs, the server's

@@ -13,9 +13,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::future::{Either, Ready, ready};
+use futures::FutureExt;
+use futures::future::{Either, Map, Ready, ready};
 use http_body_util::Full;
 use minhu_core::config::WebSettings;
+use tokio::time::Timeout;
+use tokio::time::error::Elapsed;
+use tonic::Code;
 use tonic::body::Body;
 use tonic::codegen::http::{
     HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version, header,
@@ -27,6 +31,11 @@ use tower_service::Service;
 
 /// Where the demo portal is served.
 pub const PORTAL_PATH: &str = "/portal/";
+
+/// From a gRPC-Web request's head to its answer's head: the whole request must arrive within
+/// it. HTTP/1.1 has no pings to find a peer that stalls mid-request, so this bounds how long
+/// one can hold a connection (hyper bounds the head itself to 30 s).
+pub const WEB_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How long a browser may cache a preflight's answer.
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
@@ -106,8 +115,18 @@ pub struct WebService<S> {
     portal: bool,
 }
 
-type WebFuture<S> = tower_http::cors::ResponseFuture<
-    tonic_web::ResponseFuture<<S as Service<Request<Body>>>::Future>,
+type WebResult<E> = Result<Response<Body>, E>;
+
+/// A gRPC-Web call's answer, cut off at [`WEB_REQUEST_TIMEOUT`].
+type WebFuture<S> = Map<
+    Timeout<
+        tower_http::cors::ResponseFuture<
+            tonic_web::ResponseFuture<<S as Service<Request<Body>>>::Future>,
+        >,
+    >,
+    fn(
+        Result<WebResult<<S as Service<Request<Body>>>::Error>, Elapsed>,
+    ) -> WebResult<<S as Service<Request<Body>>>::Error>,
 >;
 
 impl<S> Service<Request<Body>> for WebService<S>
@@ -136,11 +155,35 @@ where
         }
         match &mut self.web {
             Some(web) if !is_native_grpc(&request) => {
-                Either::Right(Either::Right(web.call(request)))
+                let call = tokio::time::timeout(WEB_REQUEST_TIMEOUT, web.call(request));
+                Either::Right(Either::Right(call.map(answer_in_time)))
             }
             _ => Either::Left(self.inner.call(request)),
         }
     }
+}
+
+/// A request that did not arrive whole (or was not answered) in time: DEADLINE_EXCEEDED, and
+/// the connection is closed.
+fn answer_in_time<E>(answer: Result<WebResult<E>, Elapsed>) -> WebResult<E> {
+    answer.unwrap_or_else(|_| {
+        let mut response = Response::new(Body::empty());
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc-web+proto"),
+        );
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        headers.insert(
+            "grpc-status",
+            HeaderValue::from(Code::DeadlineExceeded as i32),
+        );
+        headers.insert(
+            "grpc-message",
+            HeaderValue::from_static("the request did not arrive in time"),
+        );
+        Ok(response)
+    })
 }
 
 fn is_native_grpc(request: &Request<Body>) -> bool {
@@ -329,6 +372,17 @@ mod tests {
         let head = get("/portal/style.css", Method::HEAD);
         assert_eq!(head.status(), StatusCode::OK);
         assert!(text(head).await.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_request_is_deadline_exceeded_and_closes_its_connection() {
+        let late = tokio::time::timeout(WEB_REQUEST_TIMEOUT, std::future::pending::<()>())
+            .await
+            .unwrap_err();
+        let response = answer_in_time::<std::convert::Infallible>(Err(late)).unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["grpc-status"], "4");
+        assert_eq!(response.headers()[header::CONNECTION], "close");
     }
 
     #[test]
