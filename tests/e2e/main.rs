@@ -2,6 +2,7 @@
 //! gRPC like a channel and through NATS like a unit system. One binary, one link step.
 
 mod auth;
+mod bus;
 mod clock;
 mod cluster;
 mod dedup;

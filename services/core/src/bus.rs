@@ -221,6 +221,13 @@ impl Bus {
         .await?;
         let dedup =
             ensure_bucket(bucket(bus::DEDUP_BUCKET, "minhu: exact-duplicate index", 1)).await?;
+        // Triage records a case's document and its bands in one atomic batch.
+        allow_atomic(&js, dedup.stream.clone())
+            .await
+            .map_err(|source| BusError::Bucket {
+                name: bus::DEDUP_BUCKET.to_owned(),
+                source,
+            })?;
         let ops = ensure_bucket(kv::Config {
             // Figures of a gateway that stopped reporting vanish on their own.
             max_age: Duration::from_secs(60),
@@ -280,6 +287,23 @@ impl Bus {
     }
 }
 
+/// Lets `stream` take atomic batches ([`write_all_or_none`]); a stream provisioned before
+/// minhu wrote in batches is updated in place.
+async fn allow_atomic(
+    js: &jetstream::Context,
+    mut stream: stream::Stream,
+) -> Result<(), async_nats::Error> {
+    let config = stream.info().await?.config.clone();
+    if !config.allow_atomic_publish {
+        js.update_stream(stream::Config {
+            allow_atomic_publish: true,
+            ..config
+        })
+        .await?;
+    }
+    Ok(())
+}
+
 /// Whether a publish failed its expected-last-sequence check: someone else wrote first. A
 /// clustered stream reports it with either of two codes (10071, or 10164 from a replicated
 /// stream's leader), and async-nats names only the first.
@@ -312,6 +336,79 @@ pub async fn write_once(
     match acked {
         Ok(_) => Ok(true),
         Err(e) if lost_first_write(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// One write of an atomic batch ([`write_all_or_none`]).
+pub struct AtomicWrite {
+    pub subject: String,
+    pub payload: bytes::Bytes,
+    /// Written only if the subject's last message is still at this stream sequence (0: none
+    /// yet); `None` writes unconditionally.
+    pub expected_last_subject_sequence: Option<u64>,
+}
+
+/// The subject a KV `put` of `key` publishes on, for writing KV entries in an atomic batch.
+pub fn kv_subject(store: &kv::Store, key: &str) -> String {
+    let mut subject = store.put_prefix.clone().unwrap_or(store.prefix.clone());
+    subject.push_str(key);
+    subject
+}
+
+/// Writes every one of `writes` or none of them, in one round trip: a JetStream atomic batch
+/// (nats-server 2.12 and later, on a stream with `allow_atomic`). The expected sequences are
+/// checked together when the batch commits, so false means one of them had moved on and
+/// nothing was written.
+///
+/// Only the commit asks for an answer: the messages before it ride the same connection, in
+/// order, and a batch the server could not take whole is refused at the commit.
+pub async fn write_all_or_none(
+    js: &jetstream::Context,
+    writes: Vec<AtomicWrite>,
+) -> Result<bool, async_nats::jetstream::context::PublishError> {
+    use async_nats::header::{
+        NATS_BATCH_COMMIT, NATS_BATCH_ID, NATS_BATCH_SEQUENCE, NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+    };
+    use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+
+    let count = writes.len();
+    let batch_id = hex::encode(rand::random::<[u8; 16]>());
+    let client = js.client();
+    let mut publish = None;
+    for (index, write) in writes.into_iter().enumerate() {
+        let sequence = (index + 1).to_string();
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(NATS_BATCH_ID, batch_id.as_str());
+        headers.insert(NATS_BATCH_SEQUENCE, sequence.as_str());
+        if let Some(expected) = write.expected_last_subject_sequence {
+            headers.insert(
+                NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+                expected.to_string().as_str(),
+            );
+        }
+        if index + 1 < count {
+            client
+                .publish_with_headers(write.subject, headers, write.payload)
+                .await
+                .map_err(|e| PublishError::with_source(PublishErrorKind::Other, e))?;
+            continue;
+        }
+        headers.insert(NATS_BATCH_COMMIT, "1");
+        let message = jetstream::message::PublishMessage::build()
+            .payload(write.payload)
+            .headers(headers);
+        publish = Some(js.send_publish(write.subject, message).await);
+    }
+    let Some(sent) = publish else {
+        return Ok(true);
+    };
+    match sent {
+        Ok(ack) => match ack.await {
+            Ok(_) => Ok(true),
+            Err(e) if lost_first_write(&e) => Ok(false),
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     }
 }

@@ -8,9 +8,13 @@
 
 use std::collections::BTreeSet;
 
-use async_nats::jetstream::kv::{self, CreateErrorKind, UpdateErrorKind};
+use async_nats::jetstream::{
+    self,
+    kv::{self, CreateErrorKind},
+};
 use bytes::Bytes;
 use minhu_contracts::v1::{CaseStatus, CaseView, DedupEvidence};
+use minhu_core::bus::{AtomicWrite, kv_subject, write_all_or_none};
 use minhu_dedup::decide::{Candidate, Decision, Facts, Policy, decide};
 use minhu_dedup::detector::Detector;
 use minhu_dedup::kv::{StoredDoc, band_key, doc_key, link_key};
@@ -45,6 +49,7 @@ impl NearIndex {
     /// other instances.
     pub async fn decide_and_record(
         &self,
+        js: &jetstream::Context,
         store: &kv::Store,
         cases: &kv::Store,
         case_id: &str,
@@ -123,11 +128,10 @@ impl NearIndex {
                 original,
             };
             let doc_json = serde_json::to_vec(&doc).expect("a StoredDoc serialises");
-            store
-                .put(doc_key(case_id), doc_json.into())
-                .await
-                .map_err(|e| IndexError::Unavailable(e.into()))?;
-            if !self.write_bands(store, case_id, bands).await? {
+            if !self
+                .record(js, store, case_id, doc_json.into(), bands)
+                .await?
+            {
                 continue;
             }
             if !matches!(
@@ -146,39 +150,38 @@ impl NearIndex {
         Err(IndexError::Contended)
     }
 
-    /// Writes `case_id` into every band at the revision read; false if any band moved on.
-    /// One after another, in band order: of two near-duplicates racing, the first band they
-    /// share lets one through and stops the other before it wrote any later band, so they can
-    /// never both win some bands and wait for each other.
-    async fn write_bands(
+    /// Writes the case's document and `case_id` into every band at the revision read, all in
+    /// one atomic batch; false (and nothing written) if any band moved on. Of two
+    /// near-duplicates racing, the first batch to commit wins every band they share and the
+    /// other writes nothing, so the loser always reads the winner on its next attempt and the
+    /// two can never each hold a band the other needs.
+    async fn record(
         &self,
+        js: &jetstream::Context,
         store: &kv::Store,
         case_id: &str,
+        doc: Bytes,
         bands: Vec<Band>,
     ) -> Result<bool, IndexError> {
+        let mut writes = vec![AtomicWrite {
+            subject: kv_subject(store, &doc_key(case_id)),
+            payload: doc,
+            expected_last_subject_sequence: None,
+        }];
         for mut band in bands {
             if band.ids.iter().any(|id| id == case_id) {
                 continue;
             }
             push_recent(&mut band.ids, case_id.to_owned(), BUCKET_CAP);
-            let value: Bytes = serde_json::to_vec(&band.ids).expect("ids serialise").into();
-            let written = match band.revision {
-                Some(revision) => match store.update(&band.key, value, revision).await {
-                    Ok(_) => true,
-                    Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => false,
-                    Err(e) => return Err(IndexError::Unavailable(e.into())),
-                },
-                None => match store.create(&band.key, value).await {
-                    Ok(_) => true,
-                    Err(e) if e.kind() == CreateErrorKind::AlreadyExists => false,
-                    Err(e) => return Err(IndexError::Unavailable(e.into())),
-                },
-            };
-            if !written {
-                return Ok(false);
-            }
+            writes.push(AtomicWrite {
+                subject: kv_subject(store, &band.key),
+                payload: serde_json::to_vec(&band.ids).expect("ids serialise").into(),
+                expected_last_subject_sequence: Some(band.revision.unwrap_or(0)),
+            });
         }
-        Ok(true)
+        write_all_or_none(js, writes)
+            .await
+            .map_err(|e| IndexError::Unavailable(e.into()))
     }
 
     /// An indexed case as a candidate, if its text verifies against the new one.

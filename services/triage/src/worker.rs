@@ -461,6 +461,7 @@ impl TriageWorker {
         let decision = self
             .near
             .decide_and_record(
+                &self.bus.js,
                 &self.bus.dedup,
                 &self.bus.cases,
                 case_id,
