@@ -14,7 +14,7 @@ use async_nats::jetstream::{
 };
 use bytes::Bytes;
 use minhu_contracts::v1::{CaseStatus, CaseView, DedupEvidence};
-use minhu_core::bus::{AtomicWrite, kv_subject, write_all_or_none};
+use minhu_core::bus::{AtomicWrite, Bus, kv_subject, write_all_or_none};
 use minhu_dedup::decide::{Candidate, Decision, Facts, Policy, decide};
 use minhu_dedup::detector::Detector;
 use minhu_dedup::kv::{StoredDoc, band_key, doc_key, link_key};
@@ -49,14 +49,13 @@ impl NearIndex {
     /// other instances.
     pub async fn decide_and_record(
         &self,
-        js: &jetstream::Context,
-        store: &kv::Store,
-        cases: &kv::Store,
+        bus: &Bus,
         case_id: &str,
         title: &str,
         body: &str,
         facts: Facts,
     ) -> Result<Decision<String>, IndexError> {
+        let (js, store, cases) = (&bus.js, &bus.dedup, &bus.cases);
         let sketch = self.detector.sketch(title, body);
         for _ in 0..ATTEMPTS {
             // Reading the band entries is independent: all at once (20 sequential round trips

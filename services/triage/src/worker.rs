@@ -460,15 +460,7 @@ impl TriageWorker {
         };
         let decision = self
             .near
-            .decide_and_record(
-                &self.bus.js,
-                &self.bus.dedup,
-                &self.bus.cases,
-                case_id,
-                &petition.title,
-                &petition.body,
-                facts,
-            )
+            .decide_and_record(&self.bus, case_id, &petition.title, &petition.body, facts)
             .await
             .map_err(|e| TriageError::Transient(e.into()))?;
         triaged.dedup = near::evidence(&decision, &self.near.detector.scheme.version());
