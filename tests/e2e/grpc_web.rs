@@ -419,6 +419,7 @@ async fn the_portal_is_served_only_when_configured_and_web_off_is_http2_only() {
         ("/portal/grpc-web.js", "text/javascript; charset=utf-8"),
         ("/portal/protobuf.js", "text/javascript; charset=utf-8"),
         ("/portal/style.css", "text/css; charset=utf-8"),
+        ("/portal/favicon.svg", "image/svg+xml"),
     ] {
         let response = client
             .get(format!("{base_url}{path}"))

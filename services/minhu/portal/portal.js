@@ -1,5 +1,7 @@
-// The demo portal: submit a petition, show the receipt, track the case. Every call goes to
-// the page's own origin (the gateway that served it) over gRPC-Web.
+// The demo portal: submit a petition, show the receipt, track the case, over gRPC-Web. Calls
+// go to the page's own origin (the gateway that served it), or, for a copy of these files on
+// a portal's own origin, to the gateway its <meta name="minhu-endpoint"> names (that origin
+// must then be in the gateway's [web] allow_origins).
 
 import { CODE_NAMES, GrpcError, unary } from "./grpc-web.js";
 import {
@@ -59,6 +61,8 @@ const FIELDS = {
 };
 
 const $ = (id) => document.getElementById(id);
+
+const endpoint = document.querySelector('meta[name="minhu-endpoint"]')?.content || location.origin;
 
 const formatTime = (date) =>
   date ? date.toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false }) : "—";
@@ -136,7 +140,7 @@ async function submit(event) {
       phone: $("phone").value.trim(),
       address: $("address").value.trim(),
     });
-    const bytes = await unary(location.origin, SUBMIT, request, { token: token() });
+    const bytes = await unary(endpoint, SUBMIT, request, { token: token() });
     const { receipt } = decodeSubmitResponse(bytes);
     $("tracking-number").textContent = receipt.trackingNumber;
     $("query-code").textContent = receipt.queryCode;
@@ -168,7 +172,7 @@ async function track(event) {
       trackingNumber: $("track-number").value.trim(),
       queryCode: $("track-code").value.trim(),
     });
-    const bytes = await unary(location.origin, TRACK, request, { token: token() });
+    const bytes = await unary(endpoint, TRACK, request, { token: token() });
     const t = decodeTrackResponse(bytes);
     $("track-tracking-number").textContent = t.trackingNumber;
     $("track-status").textContent = STATUS[t.status] ?? String(t.status);

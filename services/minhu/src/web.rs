@@ -208,7 +208,7 @@ struct Asset {
     body: &'static [u8],
 }
 
-const ASSETS: [Asset; 5] = [
+const ASSETS: [Asset; 6] = [
     Asset {
         path: "/portal/",
         content_type: "text/html; charset=utf-8",
@@ -233,6 +233,11 @@ const ASSETS: [Asset; 5] = [
         path: "/portal/style.css",
         content_type: "text/css; charset=utf-8",
         body: include_bytes!("../portal/style.css"),
+    },
+    Asset {
+        path: "/portal/favicon.svg",
+        content_type: "image/svg+xml",
+        body: include_bytes!("../portal/favicon.svg"),
     },
 ];
 
