@@ -190,10 +190,12 @@ impl TriageWorker {
 
     /// Everything for one message except its acknowledgement, which is the caller's.
     pub async fn handle(&self, message: &jetstream::Message) -> Result<Outcome, TriageError> {
-        let intake_sequence = message
+        let info = message
             .info()
-            .map_err(|e| TriageError::Poison(format!("not a JetStream message: {e}")))?
-            .stream_sequence;
+            .map_err(|e| TriageError::Poison(format!("not a JetStream message: {e}")))?;
+        let intake_sequence = info.stream_sequence;
+        // Only an earlier delivery of this message can have recorded steps of this case.
+        let first_delivery = info.delivered == 1;
         let record = IntakeRecord::decode(message.payload.clone())
             .map_err(|e| TriageError::Poison(format!("intake record does not decode: {e}")))?;
         let accepted_at = record
@@ -204,7 +206,8 @@ impl TriageWorker {
         let case_id =
             TrackingNumber::new(&self.tracking_prefix, accepted_at, intake_sequence).to_string();
 
-        let (first_sequence, first) = self.decision(&case_id, &record).await?;
+        let (first_sequence, first, decided_now) =
+            self.decision(&case_id, &record, first_delivery).await?;
         let Some(case_event::Event::Triaged(triaged)) = first.event.clone() else {
             return Err(TriageError::Poison(format!(
                 "case {case_id} does not start with its triage"
@@ -279,7 +282,13 @@ impl TriageWorker {
             .ok_or_else(|| TriageError::Poison("triaged event without a route".into()))?;
         let queued = CentreReason::try_from(route.centre_reason).unwrap_or_default();
         let deadlines = deadlines::initial(accepted_at, &self.deadlines);
-        let second = match self.cases.event(&case_id, 2).await.map_err(transient)? {
+        // Event 2 follows the decision: a decision recorded by this very call has none yet.
+        let recorded = if decided_now {
+            None
+        } else {
+            self.cases.event(&case_id, 2).await.map_err(transient)?
+        };
+        let second = match recorded {
             Some(done) => done,
             None => {
                 let event = if queued == CentreReason::Unspecified {
@@ -437,14 +446,21 @@ impl TriageWorker {
     }
 
     /// The recorded decision for this case (event 1), or a new one, recorded before anything
-    /// acts on it.
+    /// acts on it; true when this call recorded it.
+    ///
+    /// On a message's first delivery nothing can be recorded yet, so the read is skipped: the
+    /// record is conditional all the same, and should another instance have recorded a
+    /// decision first, that one is read back and stands.
     async fn decision(
         &self,
         case_id: &str,
         record: &IntakeRecord,
-    ) -> Result<(u64, CaseEvent), TriageError> {
-        if let Some(done) = self.cases.event(case_id, 1).await.map_err(transient)? {
-            return Ok(done);
+        first_delivery: bool,
+    ) -> Result<(u64, CaseEvent, bool), TriageError> {
+        if !first_delivery
+            && let Some((sequence, done)) = self.cases.event(case_id, 1).await.map_err(transient)?
+        {
+            return Ok((sequence, done, false));
         }
         let petition = record.petition.clone().unwrap_or_default();
         let mut triaged = self.triage.assess(&petition, &record.channel_id);
@@ -493,13 +509,14 @@ impl TriageWorker {
             .await
             .map_err(transient)?
         {
-            Some(sequence) => Ok((sequence, event)),
+            Some(sequence) => Ok((sequence, event, true)),
             // Another instance recorded its decision first: the recorded one is the decision.
             None => self
                 .cases
                 .event(case_id, 1)
                 .await
                 .map_err(transient)?
+                .map(|(sequence, done)| (sequence, done, false))
                 .ok_or_else(|| transient(StoreError::Conflict(case_id.to_owned()))),
         }
     }
