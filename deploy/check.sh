@@ -74,10 +74,10 @@ if command -v systemd-analyze >/dev/null 2>&1; then
   for f in deploy/systemd/*.service; do
     sed -e 's#/usr/local/bin/minhu #/bin/true #' -e 's#/usr/local/bin/nats-server#/bin/true#g' "$f" >"$units/$(basename "$f")"
   done
-  for role in gateway triage dispatch clock ops; do
+  for role in gateway triage dispatch clock ops connector; do
     ln -s minhu@.service "$units/minhu@$role.service"
   done
-  for u in minhu@gateway.service minhu@triage.service minhu@dispatch.service minhu@clock.service minhu@ops.service nats.service; do
+  for u in minhu@gateway.service minhu@triage.service minhu@dispatch.service minhu@clock.service minhu@ops.service minhu@connector.service nats.service; do
     out=$(cd "$units" && systemd-analyze verify --man=no "./$u" 2>&1)
     if [ $? -eq 0 ] && [ -z "$out" ]; then
       score=$(cd "$units" && systemd-analyze security --offline=yes "./$u" 2>/dev/null | grep -o 'exposure level for .*' || true)

@@ -51,6 +51,10 @@ METRICS = {
     "minhu_deadline_escalations_total",
     "minhu_webhook_deliveries_total",
     "minhu_webhook_dead_letters_total",
+    "minhu_connector_polls_total",
+    "minhu_connector_items_total",
+    "minhu_connector_consecutive_failures",
+    "minhu_connector_last_success_timestamp_seconds",
 }
 HISTOGRAMS = {
     "minhu_intake_receipt_seconds",
@@ -58,9 +62,9 @@ HISTOGRAMS = {
     "minhu_submit_to_dispatch_seconds",
     "minhu_classifier_confidence",
 }
-ROLES = {"gateway", "triage", "dispatch", "clock", "ops"}
+ROLES = {"gateway", "triage", "dispatch", "clock", "ops", "connector"}
 # Roles without a gRPC server, hence without gRPC health.
-NO_GRPC = {"triage", "clock"}
+NO_GRPC = {"triage", "clock", "connector"}
 
 problems = []
 notes = []

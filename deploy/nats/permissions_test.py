@@ -44,6 +44,7 @@ USERS = {
     "OPS_NKEY": ("ops", "_INBOX_ops"),
     "DISPATCH_NKEY": ("dispatch", "_INBOX_dispatch"),
     "CLOCK_NKEY": ("clock", "_INBOX_clock"),
+    "CONNECTOR_NKEY": ("connector", "_INBOX_connector"),
     "MINHU_ALL_NKEY": ("minhu-all", "_INBOX_minhu"),
     "UNIT_PUJIANG_HOUSING_NKEY": ("unit-pujiang-housing", "_INBOX_pujiang-housing"),
     "ADMIN_NKEY": ("admin", "_INBOX"),
@@ -265,6 +266,7 @@ async def scenario(cluster):
     ops = await connect("ops", "_INBOX_ops")
     dsp = await connect("dispatch", "_INBOX_dispatch")
     clk = await connect("clock", "_INBOX_clock")
+    con = await connect("connector", "_INBOX_connector")
     unit = await connect("unit-pujiang-housing", "_INBOX_pujiang-housing")
 
     print("provisioning (as minhu does it: every role creates what is missing, 3 replicas)")
@@ -304,6 +306,7 @@ async def scenario(cluster):
             ("minhu_unit_cases", 1),
             ("minhu_webhook_deliveries", 1),
             ("minhu_reception_sessions", 5),
+            ("minhu_connectors", 1),
         ]
     ]
 
@@ -313,7 +316,7 @@ async def scenario(cluster):
         for cfg in buckets:
             await client.js.create_key_value(cfg)
 
-    for role in (gw, tr, ops, dsp, clk):
+    for role in (gw, tr, ops, dsp, clk, con):
         try:
             await retry(f"{role.user} provisions", lambda: provision(role), 30 if role is gw else 5)
             created = True
@@ -445,6 +448,53 @@ async def scenario(cluster):
         await ops.request_refused("$JS.API.CONSUMER.DELETE.MINHU_INTAKE.minhu-triage"),
     )
     check("may not publish a case event", await ops.request_refused("minhu.case.MH1.1.triaged"))
+
+    print("connector")
+    letter = "minhu.intake.county-mailbox.bGV0dGVyLTE"
+    ack = await con.js.publish(letter, b"letter 1", headers=first_write)
+    check("publishes a polled item (first write wins)", ack.stream == "MINHU_INTAKE")
+    again = await con.js.get_msg("MINHU_INTAKE", subject=letter)
+    check("reads it back when polled again (STREAM.MSG.GET)", again.data == b"letter 1")
+    con_kv = await con.js.key_value("minhu_connectors")
+    lease_rev = await con_kv.create("lease.pujiang-mailbox", b"held by con-1")
+    await con_kv.update("lease.pujiang-mailbox", b"renewed by con-1", last=lease_rev)
+    check("takes and renews a lease (revision-checked)", True)
+    try:
+        await con_kv.update("lease.pujiang-mailbox", b"stale", last=lease_rev)
+        check("a stale lease write is refused by JetStream", False)
+    except Exception as e:
+        check("a stale lease write is refused by JetStream", "sequence" in str(e).lower())
+    await con_kv.put("cursor.pujiang-mailbox", b"after=6")
+    await con_kv.put("health.pujiang-mailbox", b"healthy")
+    cursor = await con_kv.get("cursor.pujiang-mailbox")
+    check("keeps its cursor and health", cursor.value == b"after=6")
+    check(
+        "may not publish a case event",
+        await con.request_refused(f"minhu.case.{case}.9.triaged"),
+    )
+    check(
+        "may not publish a dispatch",
+        await con.request_refused(f"minhu.dispatch.pujiang-housing.{case}.9"),
+    )
+    check("may not write a case view", await con.request_refused("$KV.minhu_cases.MH1"))
+    check(
+        "may not read a case view",
+        await con.request_refused(f"$JS.API.DIRECT.GET.KV_minhu_cases.$KV.minhu_cases.{case}"),
+    )
+    check(
+        "may not pull from the triage consumer",
+        await con.request_refused("$JS.API.CONSUMER.MSG.NEXT.MINHU_INTAKE.minhu-triage"),
+    )
+    health = await (await ops.js.key_value("minhu_connectors")).get("health.pujiang-mailbox")
+    check("ops reads a connector's health (QueueHealth)", health.value == b"healthy")
+    check(
+        "ops may not write a connector's lease",
+        await ops.request_refused("$KV.minhu_connectors.lease.pujiang-mailbox"),
+    )
+    check(
+        "gateway may not write a connector's cursor",
+        await gw.request_refused("$KV.minhu_connectors.cursor.pujiang-mailbox"),
+    )
 
     print("unit-pujiang-housing")
     # Permissions cannot tell a pull consumer from a push one. A push consumer aimed at a
@@ -791,7 +841,7 @@ async def scenario(cluster):
           await dsp.request_refused(f"minhu.timer.reception.fired.{session}"))
 
     print("the timers belong to the clock")
-    for role in (gw, tr, ops, dsp, unit):
+    for role in (gw, tr, ops, dsp, con, unit):
         check(
             f"{role.user} may not arm a timer",
             await role.request_refused(f"minhu.timer.set.{case}"),
@@ -830,7 +880,7 @@ async def scenario(cluster):
     )
     check("may not publish a firing", await every.request_refused(f"minhu.timer.fired.{case}"))
 
-    for c in (gw, tr, ops, dsp, clk, unit, every):
+    for c in (gw, tr, ops, dsp, clk, con, unit, every):
         await c.close()
 
 

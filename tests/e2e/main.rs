@@ -5,6 +5,7 @@ mod auth;
 mod bus;
 mod clock;
 mod cluster;
+mod connector;
 mod dedup;
 mod faults;
 mod feeds;

@@ -64,7 +64,13 @@ pub struct TestApp {
 
 /// Every role but the clock, for tests that follow a case's events and feed messages one by
 /// one: the clock records events of its own (deadlines set, warnings) on every case.
-pub const WITHOUT_CLOCK: [Role; 4] = [Role::Gateway, Role::Triage, Role::Dispatch, Role::Ops];
+pub const WITHOUT_CLOCK: [Role; 5] = [
+    Role::Gateway,
+    Role::Triage,
+    Role::Dispatch,
+    Role::Ops,
+    Role::Connector,
+];
 
 /// Starts every role against `nats_url` with default test settings.
 pub async fn spawn_app(nats_url: &str) -> TestApp {

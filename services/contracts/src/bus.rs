@@ -219,3 +219,23 @@ pub const RECEPTION_TIMER_FIRED_FILTER: &str = "minhu.timer.reception.fired.>";
 
 /// Durable pull consumer on the fired session timers, shared by every dispatch instance.
 pub const RECEPTION_TIMER_CONSUMER: &str = "minhu-reception-timers";
+
+/// Pull connectors (the connector role): per connector id, `cursor.<id>` (`ConnectorCursor`,
+/// where the next poll starts), `lease.<id>` (`ConnectorLease`, the one instance polling the
+/// source) and `health.<id>` (`ConnectorHealth`, read by QueueHealth).
+pub const CONNECTORS_BUCKET: &str = "minhu_connectors";
+
+/// Key of a connector's cursor in [`CONNECTORS_BUCKET`].
+pub fn connector_cursor_key(connector_id: &str) -> String {
+    format!("cursor.{connector_id}")
+}
+
+/// Key of a connector's lease in [`CONNECTORS_BUCKET`].
+pub fn connector_lease_key(connector_id: &str) -> String {
+    format!("lease.{connector_id}")
+}
+
+/// Key of a connector's health in [`CONNECTORS_BUCKET`].
+pub fn connector_health_key(connector_id: &str) -> String {
+    format!("health.{connector_id}")
+}

@@ -118,6 +118,8 @@ pub struct Handles {
     /// 领导下访接访: the sessions (with their registrations) and the announcements.
     pub reception_sessions: kv::Store,
     pub reception: stream::Stream,
+    /// Pull connectors: cursors, leases and health.
+    pub connectors: kv::Store,
 }
 
 impl Bus {
@@ -268,6 +270,12 @@ impl Bus {
             "minhu: reception session announcements (公告, 更正, 取消)",
         ))
         .await?;
+        let connectors = ensure_bucket(bucket(
+            bus::CONNECTORS_BUCKET,
+            "minhu: pull connectors' cursors, leases and health",
+            1,
+        ))
+        .await?;
         Ok(Bus(Arc::new(Handles {
             client,
             js,
@@ -283,6 +291,7 @@ impl Bus {
             webhook_deliveries,
             reception_sessions,
             reception,
+            connectors,
         })))
     }
 }

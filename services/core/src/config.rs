@@ -60,6 +60,10 @@ pub struct Settings {
     pub web: WebSettings,
     /// 领导下访接访: announcements, registration and the investigation before the day.
     pub reception: crate::reception::ReceptionSettings,
+    /// Pull connectors (the connector role): HTTP JSON sources polled for petitions. None by
+    /// default.
+    #[serde(default)]
+    pub connectors: Vec<crate::connectors::ConnectorSettings>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -638,6 +642,7 @@ impl Settings {
         }
         problems.extend(self.reception.problems());
         problems.extend(self.web.problems());
+        problems.extend(crate::connectors::problems(&self.connectors, &channel_ids));
         if problems.is_empty() {
             Ok(())
         } else {
@@ -903,6 +908,48 @@ mod tests {
         settings.webhooks.attempts = 0;
         let err = settings.validate().unwrap_err().to_string();
         assert!(err.contains("webhooks.attempts"), "{err}");
+    }
+
+    #[test]
+    fn connectors_load_from_a_file_checked_against_the_channels_with_the_secret_masked() {
+        assert!(Settings::defaults().connectors.is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("minhu.toml");
+        let connector = r#"
+[[connectors]]
+id = "mailbox"
+channel = "web-portal"
+url = "https://mailbox.example.gov.cn/api/letters"
+interval_secs = 60
+auth = { header = "Authorization", value = "Bearer mailbox-secret" }
+items = "/data/items"
+paging = { next_cursor = "/data/next", cursor_param = "after" }
+fields = { id = "/id", body = "/content", title = "/subject" }
+"#;
+        std::fs::write(&path, connector).unwrap();
+        let settings = Settings::load(Some(&path)).unwrap();
+        let loaded = &settings.connectors[0];
+        assert_eq!(
+            (loaded.request_timeout_ms, loaded.max_backoff_ms),
+            (10_000, 300_000)
+        );
+        assert_eq!(loaded.paging.cursor_param.as_deref(), Some("after"));
+        let printed = toml::to_string(&settings).unwrap();
+        assert!(!printed.contains("mailbox-secret"), "{printed}");
+
+        std::fs::write(&path, connector.replace("web-portal", "fax")).unwrap();
+        let err = Settings::load(Some(&path)).unwrap_err().to_string();
+        assert!(
+            err.contains("connectors[mailbox].channel \"fax\" is not a configured channel"),
+            "{err}"
+        );
+        std::fs::write(
+            &path,
+            connector.replace("fields = {", "fields = { nmae = \"/n\", "),
+        )
+        .unwrap();
+        let err = Settings::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("nmae"), "{err}");
     }
 
     #[test]

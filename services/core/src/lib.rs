@@ -9,12 +9,14 @@
 //! - [`metrics`]: every exported metric, named in one place.
 //! - [`privacy`]: sealing petitioner identity, keyed person hashes, query codes.
 //! - [`reception`]: 领导下访接访 settings, and what reception events mean for a case.
+//! - [`connectors`]: `[[connectors]]`, the pull connectors' settings and their checks.
 //! - [`case`]: a case as the fold of its events, and the store that appends and folds them.
 //! - [`bus`]: connecting to NATS and provisioning the streams and buckets of the bus layout.
 
 pub mod bus;
 pub mod case;
 pub mod config;
+pub mod connectors;
 pub mod consumer;
 pub mod credentials;
 pub mod deadlines;

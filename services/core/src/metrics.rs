@@ -55,6 +55,10 @@ pub const RECEPTION_REGISTRATIONS: &str = "minhu_reception_registrations_total";
 pub const RECEPTION_OUTCOMES: &str = "minhu_reception_outcomes_total";
 pub const RECEPTION_SESSION_MATTERS: &str = "minhu_reception_session_matters";
 pub const RECEPTION_SESSION_SATISFACTION: &str = "minhu_reception_session_satisfaction_ratio";
+pub const CONNECTOR_POLLS: &str = "minhu_connector_polls_total";
+pub const CONNECTOR_ITEMS: &str = "minhu_connector_items_total";
+pub const CONNECTOR_CONSECUTIVE_FAILURES: &str = "minhu_connector_consecutive_failures";
+pub const CONNECTOR_LAST_SUCCESS: &str = "minhu_connector_last_success_timestamp_seconds";
 
 /// Registers the help text of every metric (call once per process, before serving /metrics).
 pub fn describe() {
@@ -217,6 +221,23 @@ pub fn describe() {
     describe_gauge!(
         RECEPTION_SESSION_SATISFACTION,
         "Share of 满意 and 基本满意 among a reception session's rated matters."
+    );
+    describe_counter!(
+        CONNECTOR_POLLS,
+        "Polls of a pull connector's source by this process, by outcome (ok, http_status, timeout, connect, bad_response, request, unavailable, internal)."
+    );
+    describe_counter!(
+        CONNECTOR_ITEMS,
+        "Items of a pull connector's source, by outcome (submitted, replayed, rejected)."
+    );
+    describe_gauge!(
+        CONNECTOR_CONSECUTIVE_FAILURES,
+        "Failed polls of a pull connector since its last successful one (on the instance holding its lease)."
+    );
+    describe_gauge!(
+        CONNECTOR_LAST_SUCCESS,
+        metrics::Unit::Seconds,
+        "Unix time of a pull connector's last successful poll (on the instance holding its lease)."
     );
 }
 
@@ -409,4 +430,24 @@ pub fn reception_report(session: &str, f: &ReceptionFigures) {
         gauge!(RECEPTION_SESSION_SATISFACTION, "session" => session.to_owned())
             .set(f.satisfaction_ratio);
     }
+}
+
+/// One poll of a connector's source: `outcome` is `ok` or the failure's kind; `failures` the
+/// failed polls in a row since (0 after a success).
+pub fn connector_poll(connector: &str, outcome: &'static str, failures: u32) {
+    counter!(CONNECTOR_POLLS, "connector" => connector.to_owned(), "outcome" => outcome)
+        .increment(1);
+    gauge!(CONNECTOR_CONSECUTIVE_FAILURES, "connector" => connector.to_owned())
+        .set(f64::from(failures));
+}
+
+/// A connector's successful poll at `unix_seconds`.
+pub fn connector_succeeded(connector: &str, unix_seconds: i64) {
+    gauge!(CONNECTOR_LAST_SUCCESS, "connector" => connector.to_owned()).set(unix_seconds as f64);
+}
+
+/// One item of a connector's source: `submitted`, `replayed` or `rejected`.
+pub fn connector_item(connector: &str, outcome: &'static str) {
+    counter!(CONNECTOR_ITEMS, "connector" => connector.to_owned(), "outcome" => outcome)
+        .increment(1);
 }

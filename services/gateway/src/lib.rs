@@ -98,6 +98,12 @@ impl Gateway {
         }
     }
 
+    /// The intake behind Submit, for submitters in this process (the connector role): the
+    /// same validation, idempotent write, receipts, rate limits and channel figures.
+    pub fn intake(&self) -> Intake {
+        self.intake.clone()
+    }
+
     /// This gateway's channel figures (published for QueueHealth by the gateway role).
     pub fn stats(&self) -> Arc<ChannelStats> {
         self.intake.stats.clone()

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use async_nats::connection::State;
 use minhu_clock_role::ClockWorker;
+use minhu_connector::ConnectorRole;
 use minhu_contracts::v1::case_service_server::CaseServiceServer;
 use minhu_contracts::v1::intake_service_server::IntakeServiceServer;
 use minhu_contracts::v1::ops_service_server::OpsServiceServer;
@@ -225,9 +226,39 @@ impl App {
             });
         }
 
+        if roles.contains(&Role::Connector) {
+            // The same intake as Submit: the gateway's of this process (its rate limits and
+            // channel figures), or one of the connector's own.
+            let intake = match &gateway {
+                Some(gateway) => gateway.intake(),
+                None => Gateway::new(&settings, bus.clone()).intake(),
+            };
+            let holder = format!(
+                "{}-{}",
+                std::process::id(),
+                bus.client.server_info().client_id
+            );
+            let connectors = ConnectorRole::from_settings(&bus, intake, &settings, holder)
+                .context("connector role")?;
+            let stop = stop.clone();
+            spawn_built(&mut tasks, move || {
+                async move {
+                    connectors.run(stop).await;
+                    ("connector", Ok(()))
+                }
+                .instrument(tracing::info_span!("role", name = "connector"))
+            });
+        }
+
         let ops = roles.contains(&Role::Ops).then(|| {
             let digest = settings.ops.token_digest().expect("validated ops token");
-            Ops::new(bus.clone(), unit_names.clone(), digest)
+            Ops::new(bus.clone(), unit_names.clone(), digest).with_connectors(
+                settings
+                    .connectors
+                    .iter()
+                    .map(|c| (c.id.clone(), c.channel.clone()))
+                    .collect(),
+            )
         });
         if let Some(ops) = &ops {
             let span = tracing::info_span!("role", name = "ops");

@@ -644,7 +644,7 @@ fn print_banner(settings: &Settings, roles: &[Role], app: &App, url: &str, manag
                 Role::Gateway => Some("minhu.v1.IntakeService"),
                 Role::Dispatch => Some("minhu.v1.CaseService"),
                 Role::Ops => Some("minhu.v1.OpsService"),
-                Role::Triage | Role::Clock => None,
+                Role::Triage | Role::Clock | Role::Connector => None,
             })
             .collect();
         println!(
@@ -700,6 +700,23 @@ fn print_banner(settings: &Settings, roles: &[Role], app: &App, url: &str, manag
             settings.clock.hotline_channels.join(", "),
             minhu_contracts::bus::TIMERS_STREAM
         );
+    }
+    if roles.contains(&Role::Connector) {
+        // The URLs stay out of the banner: they may carry the sources' credentials.
+        match settings.connectors.as_slice() {
+            [] => println!("  connector: no [[connectors]] configured; idle"),
+            connectors => {
+                for c in connectors {
+                    println!(
+                        "  connector {} → channel {}, every {} s; cursor, lease, health in KV {}",
+                        c.id,
+                        c.channel,
+                        c.interval_secs,
+                        minhu_contracts::bus::CONNECTORS_BUCKET
+                    );
+                }
+            }
+        }
     }
     let demo: Vec<_> = settings
         .channels

@@ -16,16 +16,19 @@ pub enum Role {
     Ops,
     /// The 接诉即办 clock: deadlines from the SLA policies, warnings, overdue, escalation.
     Clock,
+    /// Pull connectors: polls HTTP JSON sources and submits their items through the intake.
+    Connector,
 }
 
 impl Role {
     /// Every role: what `--roles all` (the default of `minhu serve`) runs.
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Gateway,
         Role::Triage,
         Role::Dispatch,
         Role::Ops,
         Role::Clock,
+        Role::Connector,
     ];
 
     pub fn name(self) -> &'static str {
@@ -35,6 +38,7 @@ impl Role {
             Role::Dispatch => "dispatch",
             Role::Ops => "ops",
             Role::Clock => "clock",
+            Role::Connector => "connector",
         }
     }
 
@@ -50,6 +54,9 @@ impl Role {
             }
             Role::Clock => {
                 "statutory deadlines on the working-day calendar; timers, warnings, overdue, 督办"
+            }
+            Role::Connector => {
+                "polls the configured HTTP JSON sources ([[connectors]]) and submits their items; idles without any"
             }
         }
     }

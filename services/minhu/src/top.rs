@@ -779,6 +779,7 @@ mod tests {
                 last_accepted_at: None,
             }],
             channel_window_seconds: 60,
+            connectors: Vec::new(),
         }
     }
 

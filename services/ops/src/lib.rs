@@ -22,8 +22,8 @@ use futures::{StreamExt, TryStreamExt};
 use metrics_exporter_prometheus::PrometheusHandle;
 use minhu_contracts::v1::ops_service_server::{OpsService, OpsServiceServer};
 use minhu_contracts::v1::{
-    ChannelHealth, ConsumerHealth, GatewayStats, HotspotsRequest, HotspotsResponse,
-    QueueHealthRequest, QueueHealthResponse, StreamHealth, UnitHealth,
+    ChannelHealth, ConnectorHealth, ConsumerHealth, GatewayStats, HotspotsRequest,
+    HotspotsResponse, QueueHealthRequest, QueueHealthResponse, StreamHealth, UnitHealth,
 };
 use minhu_core::bus::Bus;
 use minhu_core::deadlines::timestamp;
@@ -49,6 +49,8 @@ pub struct Ops {
     clusters: ClusterBook,
     unit_names: HashMap<String, String>,
     token_digest: [u8; 32],
+    /// The configured pull connectors, (id, channel): QueueHealth reports each one's health.
+    connectors: std::sync::Arc<[(String, String)]>,
 }
 
 impl Ops {
@@ -60,7 +62,33 @@ impl Ops {
             clusters: ClusterBook::default(),
             unit_names,
             token_digest,
+            connectors: std::sync::Arc::new([]),
         }
+    }
+
+    /// Reports these pull connectors, (id, channel), in QueueHealth.
+    pub fn with_connectors(mut self, connectors: Vec<(String, String)>) -> Ops {
+        self.connectors = connectors.into();
+        self
+    }
+
+    /// Each configured connector's health as its lease holder last stored it; one that never
+    /// polled yet is listed with nothing recorded.
+    async fn connectors(&self) -> Result<Vec<ConnectorHealth>, async_nats::Error> {
+        let reads = self.connectors.iter().map(|(id, channel)| async move {
+            let key = minhu_contracts::bus::connector_health_key(id);
+            let stored = self.bus.connectors.get(key).await?;
+            Ok::<_, async_nats::Error>(
+                stored
+                    .and_then(|bytes| ConnectorHealth::decode(bytes).ok())
+                    .unwrap_or_else(|| ConnectorHealth {
+                        connector_id: id.clone(),
+                        channel_id: channel.clone(),
+                        ..Default::default()
+                    }),
+            )
+        });
+        futures::future::try_join_all(reads).await
     }
 
     /// Follows the case events into every projection of this role (one ordered consumer).
@@ -387,8 +415,9 @@ impl OpsService for Ops {
             tracing::warn!(error = %e, "queue health: bus read failed");
             Status::unavailable("JetStream state is unavailable; retry later")
         };
-        let ((streams, consumers), (channels, window)) =
-            tokio::try_join!(self.streams(), self.channels()).map_err(unavailable)?;
+        let ((streams, consumers), (channels, window), connectors) =
+            tokio::try_join!(self.streams(), self.channels(), self.connectors())
+                .map_err(unavailable)?;
         Ok(Response::new(QueueHealthResponse {
             at: Some(timestamp(OffsetDateTime::now_utc())),
             nats_connected,
@@ -397,6 +426,7 @@ impl OpsService for Ops {
             units: self.units(top),
             channels,
             channel_window_seconds: window,
+            connectors,
         }))
     }
 }
