@@ -35,19 +35,47 @@ struct MailboxState {
     down: bool,
     requests: usize,
     unauthorized: usize,
+    /// Stops the listener (and closes its connections), for an outage that refuses connections.
+    close: Option<tokio::sync::oneshot::Sender<()>>,
+    serving: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Mailbox {
     /// Serves `GET /api/letters?after=<index>&limit=<n>` on a free local port.
     async fn start() -> (Mailbox, SocketAddr) {
         let mailbox = Mailbox::default();
+        let addr = mailbox.open("127.0.0.1:0".parse().unwrap()).await;
+        (mailbox, addr)
+    }
+
+    async fn open(&self, addr: SocketAddr) -> SocketAddr {
         let app = axum::Router::new()
             .route("/api/letters", axum::routing::get(letters))
-            .with_state(mailbox.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            .with_state(self.clone());
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (mailbox, addr)
+        let (close, closed) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = closed.await;
+                })
+                .await;
+        });
+        let mut state = self.0.lock().unwrap();
+        state.close = Some(close);
+        state.serving = Some(serving);
+        addr
+    }
+
+    /// Closes the listener and every connection: connections are refused until it reopens.
+    async fn refuse(&self) {
+        let (close, serving) = {
+            let mut state = self.0.lock().unwrap();
+            (state.close.take().unwrap(), state.serving.take().unwrap())
+        };
+        close.send(()).unwrap();
+        serving.await.unwrap();
     }
 
     /// Adds letters `from..to` (`letter-<n>`), each a matter of its own.
@@ -264,7 +292,7 @@ async fn stored_health_until(
 }
 
 #[tokio::test]
-async fn every_letter_becomes_one_petition_through_paging_a_refusal_an_outage_and_new_letters() {
+async fn every_letter_becomes_one_petition_through_paging_a_refusal_outages_and_new_letters() {
     const ID: &str = "mailbox-outage";
     let server = NatsServer::start();
     let (mailbox, addr) = Mailbox::start().await;
@@ -334,6 +362,28 @@ async fn every_letter_becomes_one_petition_through_paging_a_refusal_an_outage_an
         recovered.items_replayed >= 1,
         "the last page read again: {recovered:?}"
     );
+
+    // Now it is gone altogether (connections refused), and comes back on the same address.
+    mailbox.refuse().await;
+    let refused = health_until(&app, ID, "the refusals seen", |h| {
+        h.consecutive_failures >= 2 && h.last_error_kind == "connect"
+    })
+    .await;
+    assert!(
+        refused.last_error.starts_with("cannot connect"),
+        "{refused:?}"
+    );
+    assert!(
+        !refused.last_error.contains(&addr.to_string()),
+        "the URL stays out: {refused:?}"
+    );
+    mailbox.write(11..13);
+    mailbox.open(addr).await;
+    stored_exactly(&app.js, &ids((0..13).filter(|&n| n != 4))).await;
+    health_until(&app, ID, "the second recovery", |h| {
+        h.consecutive_failures == 0 && h.items_submitted == 12
+    })
+    .await;
     let metrics = app.metrics().await;
     for outcome in ["submitted", "replayed", "rejected"] {
         assert!(
@@ -397,6 +447,40 @@ async fn a_connector_stopped_mid_page_is_followed_by_a_new_one_without_loss_or_d
     assert_eq!(health.items_submitted, 12, "{health:?}");
     assert!(health.items_replayed >= before.len() as u64, "{health:?}");
     second.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn nats_going_away_mid_page_stops_the_page_and_it_is_read_again_without_duplicates() {
+    const ID: &str = "mailbox-nats";
+    let mut server = NatsServer::start();
+    let (mailbox, addr) = Mailbox::start().await;
+    mailbox.write(0..12);
+    let settings = |s: &mut Settings| {
+        with_connector(s, ID, addr);
+        let channel = s.channels.iter_mut().find(|c| c.id == CHANNEL).unwrap();
+        channel.rate_per_second = Some(4);
+        channel.burst = Some(1);
+        s.connectors[0].paging.page_size = Some(12);
+    };
+    let app = spawn_app_with(&server.url(), &[Role::Connector], settings).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stored(&app.js).await.len() < 3 {
+        assert!(Instant::now() < deadline, "the connector did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // NATS goes away in the middle of the page: the intake answers UNAVAILABLE, the page
+    // stops, the cursor stays; the connector keeps trying (backoff) until NATS is back.
+    server.stop();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    server.restart();
+    stored_exactly(&app.js, &ids(0..12)).await;
+    let health = stored_health_until(&app, ID, |h| {
+        h.items_submitted == 12 && h.consecutive_failures == 0
+    })
+    .await;
+    assert_eq!(health.last_error_kind, "unavailable", "{health:?}");
+    assert_eq!(health.position, "first page");
+    app.stop().await.unwrap();
 }
 
 #[tokio::test]
