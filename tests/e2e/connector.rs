@@ -384,6 +384,14 @@ async fn every_letter_becomes_one_petition_through_paging_a_refusal_outages_and_
         h.consecutive_failures == 0 && h.items_submitted == 12
     })
     .await;
+
+    // A refused letter on the last page (read again every second) is counted once.
+    mailbox.write_empty(13);
+    health_until(&app, ID, "the second refusal", |h| h.items_rejected == 2).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let later = connector_health(&app, ID).await;
+    assert_eq!(later.items_rejected, 2, "{later:?}");
+    assert!(later.last_rejection.starts_with("letter-13: "), "{later:?}");
     let metrics = app.metrics().await;
     for outcome in ["submitted", "replayed", "rejected"] {
         assert!(

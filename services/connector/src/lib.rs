@@ -12,6 +12,7 @@
 //! - [`paging`]: the cursor or page number of each request, and where the next poll starts;
 //! - [`backoff`]: the waits after failed polls;
 //! - [`lease`]: which instance polls a source;
+//! - [`refusals`]: items refused on the page being read, counted once;
 //! - [`health`]: what ops sees of each connector.
 //!
 //! Edges:
@@ -24,6 +25,7 @@ pub mod health;
 pub mod lease;
 pub mod mapping;
 pub mod paging;
+pub mod refusals;
 pub mod source;
 pub mod store;
 pub mod worker;

@@ -25,6 +25,7 @@ use crate::health::{Health, ItemOutcome};
 use crate::lease;
 use crate::mapping::{self, Item};
 use crate::paging::{Next, Paging, Position};
+use crate::refusals::Refusals;
 use crate::source::{Source, SourceError};
 use crate::store::{Acquired, Store};
 
@@ -217,8 +218,11 @@ impl Connector {
         };
         let mut health = Health::resume(stored_health, self.id(), self.channel.as_str(), holder);
         let interval = Duration::from_secs(self.settings.interval_secs);
+        let mut refusals = Refusals::default();
         loop {
-            let outcome = self.poll_page(&position, &mut health, stop).await;
+            let outcome = self
+                .poll_page(&position, &mut health, &mut refusals, stop)
+                .await;
             let now = OffsetDateTime::now_utc();
             let wait = match outcome {
                 PageOutcome::Stopped => {
@@ -297,6 +301,7 @@ impl Connector {
         &self,
         position: &Position,
         health: &mut Health,
+        refusals: &mut Refusals,
         stop: &CancellationToken,
     ) -> PageOutcome {
         let query = self.paging.query(position);
@@ -327,14 +332,18 @@ impl Connector {
             if stop.is_cancelled() {
                 return PageOutcome::Stopped;
             }
-            let (id, submitted) = match item {
-                Item::Unusable { id, problem } => {
-                    (id.unwrap_or_default(), Submitted::Refused(problem))
-                }
-                Item::Petition(petition) => {
-                    let id = petition.channel_message_id.clone();
-                    (id, self.submit(*petition, stop).await)
-                }
+            if refusals.already(position, &item) {
+                continue;
+            }
+            let (id, submitted) = match &item {
+                Item::Unusable { id, problem } => (
+                    id.clone().unwrap_or_default(),
+                    Submitted::Refused(problem.clone()),
+                ),
+                Item::Petition(petition) => (
+                    petition.channel_message_id.clone(),
+                    self.submit(petition, stop).await,
+                ),
             };
             match submitted {
                 Submitted::Answered(outcome) => {
@@ -345,6 +354,7 @@ impl Connector {
                     // The source's item id and the fields at fault, never their values.
                     tracing::warn!(connector = self.id(), item = %id, reason = %why, "item refused; skipped");
                     health.rejected(&id, &why, OffsetDateTime::now_utc());
+                    refusals.refused(&item);
                     metrics::connector_item(self.id(), ItemOutcome::Rejected.label());
                 }
                 Submitted::Failed { kind, message } => {
@@ -360,7 +370,7 @@ impl Connector {
     }
 
     /// Hands one petition to the intake, waiting out the channel's rate limit.
-    async fn submit(&self, petition: Petition, stop: &CancellationToken) -> Submitted {
+    async fn submit(&self, petition: &Petition, stop: &CancellationToken) -> Submitted {
         loop {
             match self
                 .intake
