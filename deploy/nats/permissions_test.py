@@ -468,6 +468,8 @@ async def scenario(cluster):
     await con_kv.put("health.pujiang-mailbox", b"healthy")
     cursor = await con_kv.get("cursor.pujiang-mailbox")
     check("keeps its cursor and health", cursor.value == b"after=6")
+    await (await con.js.key_value("minhu_ops")).put("gateway.con-1", b"channel figures")
+    check("reports its channel figures to minhu_ops", True)
     check(
         "may not publish a case event",
         await con.request_refused(f"minhu.case.{case}.9.triaged"),

@@ -504,6 +504,27 @@ async fn two_instances_poll_a_source_once_and_the_second_takes_over_when_the_fir
     let first_holder = stored_health_until(&first, ID, |h| h.items_submitted == 2)
         .await
         .holder;
+    // A connector-only process reports its channel's figures like a gateway: an ops process
+    // elsewhere shows them in QueueHealth.
+    let ops = spawn_app_with(&server.url(), &[Role::Ops], settings).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut client = OpsServiceClient::connect(format!("http://{}", ops.grpc_addr.unwrap()))
+            .await
+            .unwrap();
+        let health = client
+            .queue_health(authorized(OPS_TOKEN, QueueHealthRequest { top_units: 1 }))
+            .await
+            .unwrap()
+            .into_inner();
+        let channel = health.channels.iter().find(|c| c.channel_id == CHANNEL);
+        if channel.is_some_and(|c| c.submissions == 2 && c.last_accepted_at.is_some()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{:?}", health.channels);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ops.stop().await.unwrap();
     // One instance polls: the last page once a second, not twice.
     let before = mailbox.requests();
     tokio::time::sleep(Duration::from_millis(3_500)).await;

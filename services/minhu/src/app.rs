@@ -227,18 +227,39 @@ impl App {
         }
 
         if roles.contains(&Role::Connector) {
-            // The same intake as Submit: the gateway's of this process (its rate limits and
-            // channel figures), or one of the connector's own.
-            let intake = match &gateway {
-                Some(gateway) => gateway.intake(),
-                None => Gateway::new(&settings, bus.clone()).intake(),
-            };
-            let holder = format!(
+            let instance = format!(
                 "{}-{}",
                 std::process::id(),
                 bus.client.server_info().client_id
             );
-            let connectors = ConnectorRole::from_settings(&bus, intake, &settings, holder)
+            // The same intake as Submit: the gateway's of this process (its rate limits and
+            // channel figures), or one of the connector's own, whose channel figures it then
+            // publishes for QueueHealth as a gateway would.
+            let intake = match &gateway {
+                Some(gateway) => gateway.intake(),
+                None => {
+                    let own = Gateway::new(&settings, bus.clone());
+                    let (bus, stats, stop) = (bus.clone(), own.stats(), stop.clone());
+                    let instance = instance.clone();
+                    spawn_built(&mut tasks, move || {
+                        async move {
+                            let shutdown = stop.cancelled_owned();
+                            minhu_gateway::publish_stats(
+                                bus,
+                                instance,
+                                stats,
+                                GATEWAY_STATS_INTERVAL,
+                                shutdown,
+                            )
+                            .await;
+                            ("connector", Ok(()))
+                        }
+                        .instrument(tracing::info_span!("role", name = "connector"))
+                    });
+                    own.intake()
+                }
+            };
+            let connectors = ConnectorRole::from_settings(&bus, intake, &settings, instance)
                 .context("connector role")?;
             let stop = stop.clone();
             spawn_built(&mut tasks, move || {

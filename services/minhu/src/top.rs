@@ -2,8 +2,8 @@
 //!
 //! Every second it asks the ops role for the queue health and redraws one screen: the intake
 //! rate (the intake stream's last sequence counts accepted petitions, so its growth per second
-//! is the rate), stream sizes, consumer lag, the channels' recent figures and the units with
-//! the most overdue and unsigned cases. Plain ANSI: the alternate screen, the cursor sent home
+//! is the rate), stream sizes, consumer lag, the channels' recent figures, the pull connectors
+//! and the units with the most overdue and unsigned cases. Plain ANSI: the alternate screen, the cursor sent home
 //! and every line rewritten in place, so nothing flickers and the shell comes back as it was.
 //! `--once` prints one frame without escape codes (colour only on a terminal) and exits.
 
@@ -252,6 +252,10 @@ impl Frame<'_> {
             lines.push(Line::default());
             lines.extend(channels(health));
         }
+        if !health.connectors.is_empty() {
+            lines.push(Line::default());
+            lines.extend(connectors(health));
+        }
         lines.push(Line::default());
         lines.extend(unit_rows(health, units));
         lines
@@ -266,7 +270,12 @@ impl Frame<'_> {
         } else {
             2 + health.channels.len()
         };
-        9 + health.streams.len() + health.consumers.len().max(1) + channel_lines
+        let connector_lines = if health.connectors.is_empty() {
+            0
+        } else {
+            2 + health.connectors.len()
+        };
+        9 + health.streams.len() + health.consumers.len().max(1) + channel_lines + connector_lines
     }
 
     fn title(&self) -> Line {
@@ -420,6 +429,48 @@ fn channels(health: &QueueHealthResponse) -> Vec<Line> {
             Cell::count(rejected, Style::Warn),
             Cell::plain(c.last_accepted_at.as_ref().map_or("-".to_owned(), clock)),
             Cell::plain(reasons.join(" ")),
+        ]);
+    }
+    table.lines()
+}
+
+/// The pull connectors: failing ones in red with their last error, the others with where
+/// they read next.
+fn connectors(health: &QueueHealthResponse) -> Vec<Line> {
+    let mut table = Table::new(
+        &[
+            "CONNECTOR",
+            "CHANNEL",
+            "STATE",
+            "LAST OK",
+            "SUBMITTED",
+            "REPLAYED",
+            "REJECTED",
+            "NEXT / LAST ERROR",
+        ],
+        "llllrrrl",
+    );
+    for c in &health.connectors {
+        let (state, detail) = match (c.consecutive_failures, &c.last_success_at) {
+            (0, None) => (Cell::new("waiting", Style::Dim), Cell::plain("-")),
+            (0, Some(_)) => (Cell::new("ok", Style::Good), Cell::plain(&c.position)),
+            (n, _) => (
+                Cell::new(format!("failing x{n}"), Style::Bad),
+                Cell::new(
+                    format!("{}: {}", c.last_error_kind, c.last_error),
+                    Style::Bad,
+                ),
+            ),
+        };
+        table.row(vec![
+            Cell::plain(&c.connector_id),
+            Cell::plain(&c.channel_id),
+            state,
+            Cell::plain(c.last_success_at.as_ref().map_or("-".to_owned(), clock)),
+            Cell::plain(c.items_submitted.to_string()),
+            Cell::plain(c.items_replayed.to_string()),
+            Cell::count(c.items_rejected, Style::Warn),
+            detail,
         ]);
     }
     table.lines()
@@ -878,6 +929,60 @@ mod tests {
             ..answered
         };
         assert_eq!(waiting.lines(5).len(), 2);
+    }
+
+    #[test]
+    fn connectors_show_their_state_and_a_failing_ones_last_error() {
+        let mut health = health(5);
+        health.connectors = vec![
+            minhu_contracts::v1::ConnectorHealth {
+                connector_id: "pujiang-mailbox".into(),
+                channel_id: "county-mailbox".into(),
+                last_success_at: health.at,
+                items_submitted: 40,
+                items_replayed: 6,
+                position: "cursor 9".into(),
+                ..Default::default()
+            },
+            minhu_contracts::v1::ConnectorHealth {
+                connector_id: "forum".into(),
+                channel_id: "forum".into(),
+                consecutive_failures: 3,
+                last_error_kind: "http_status".into(),
+                last_error: "HTTP 503 Service Unavailable".into(),
+                items_rejected: 2,
+                ..Default::default()
+            },
+        ];
+        let frame = Frame {
+            addr: "http://ops:50051",
+            health: Some(&health),
+            error: None,
+            intake_rate: None,
+            live: false,
+        };
+        let text: Vec<String> = frame.lines(5).iter().map(Line::text).collect();
+        let row = |id: &str| text.iter().find(|l| l.starts_with(id)).unwrap().clone();
+        let ok = row("pujiang-mailbox");
+        assert!(
+            ok.contains(" ok ") && ok.contains("00:55:03Z") && ok.ends_with("cursor 9"),
+            "{ok}"
+        );
+        let failing = row("forum");
+        assert!(failing.contains("failing x3"), "{failing}");
+        assert!(
+            failing.ends_with("http_status: HTTP 503 Service Unavailable"),
+            "{failing}"
+        );
+        assert!(text.iter().any(|l| l.starts_with("CONNECTOR")));
+        assert_eq!(
+            Frame::lines_without_units(&health),
+            Frame::lines_without_units(&{
+                let mut h = health.clone();
+                h.connectors.clear();
+                h
+            }) + 4
+        );
     }
 
     #[test]
