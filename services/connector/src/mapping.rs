@@ -308,3 +308,90 @@ mod tests {
         assert_eq!(read.next_cursor, None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use minhu_core::connectors::ConnectorPaging;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>()
+                .prop_filter("JSON numbers are finite", |f| f.is_finite())
+                .prop_map(|f| json!(f)),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 32, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z]{1,2}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn connector() -> ConnectorSettings {
+        ConnectorSettings {
+            id: "source".into(),
+            channel: "source".into(),
+            url: "http://127.0.0.1/".into(),
+            interval_secs: 1,
+            request_timeout_ms: 1,
+            max_backoff_ms: 1,
+            auth: None,
+            items: "/items".into(),
+            paging: ConnectorPaging {
+                next_cursor: Some("/next".into()),
+                cursor_param: Some("after".into()),
+                ..Default::default()
+            },
+            fields: ConnectorFields {
+                id: "/id".into(),
+                body: "/b".into(),
+                title: Some("/t".into()),
+                submitted_at: Some("/at".into()),
+                name: Some("/p/n".into()),
+                phone: Some("/p/ph".into()),
+                id_number: Some("/p/id".into()),
+                address: Some("/a".into()),
+                division_code: Some("/d".into()),
+                category: Some("/c".into()),
+            },
+        }
+    }
+
+    proptest! {
+        /// Whatever a source sends, a page maps to an answer: every item a petition or a
+        /// refusal, never a panic, and a page's item count is kept.
+        #[test]
+        fn any_page_maps_to_one_answer_per_item(
+            items in prop::collection::vec(any_json(), 0..6),
+            next in any_json(),
+            junk in any_json(),
+        ) {
+            let page = json!({"items": items.clone(), "next": next, "junk": junk});
+            if let Ok(read) = read_page(&page, &connector()) {
+                prop_assert_eq!(read.items.len(), items.len());
+            }
+            let _ = read_page(&junk, &connector());
+        }
+
+        /// Text and numbers reach the petition exactly as the source wrote them.
+        #[test]
+        fn ids_and_texts_arrive_unchanged(id in ".{1,40}", body in ".{0,200}", n in any::<u64>()) {
+            let page = json!({"items": [{"id": id, "b": body, "p": {"ph": n}}]});
+            let read = read_page(&page, &connector()).unwrap();
+            let Item::Petition(p) = &read.items[0] else {
+                panic!("{read:?}");
+            };
+            prop_assert_eq!(&p.channel_message_id, &id);
+            prop_assert_eq!(&p.body, &body);
+            prop_assert_eq!(&p.petitioner.as_ref().unwrap().phone, &n.to_string());
+        }
+    }
+}
