@@ -546,12 +546,23 @@ async fn two_instances_poll_a_source_once_and_the_second_takes_over_when_the_fir
 
 #[tokio::test]
 async fn the_lease_goes_to_one_instance_at_a_time_and_expires_without_renewal() {
-    use minhu_connector::store::{Acquired, Store};
     let server = NatsServer::start();
-    let client = minhu_core::bus::connect(&server.url(), "lease-test")
+    lease_is_exclusive(&server.url(), 1).await;
+}
+
+#[tokio::test]
+async fn the_lease_is_exclusive_on_a_replicated_bucket_too() {
+    let cluster = tokio::task::spawn_blocking(|| minhu_e2e::nats::NatsCluster::start(3))
         .await
         .unwrap();
-    let bus = minhu_core::bus::Bus::provision(client, 1, Duration::from_secs(2))
+    lease_is_exclusive(&cluster.urls(), 3).await;
+}
+
+/// Two instances, `a` and `b`, contend for one connector's lease in a bucket of `replicas`.
+async fn lease_is_exclusive(url: &str, replicas: usize) {
+    use minhu_connector::store::{Acquired, Store};
+    let client = minhu_core::bus::connect(url, "lease-test").await.unwrap();
+    let bus = minhu_core::bus::Bus::provision(client, replicas, Duration::from_secs(5))
         .await
         .unwrap();
     let store = Store::new(bus.connectors.clone(), "mailbox");
@@ -578,4 +589,16 @@ async fn the_lease_goes_to_one_instance_at_a_time_and_expires_without_renewal() 
         store.acquire("a", ttl).await.unwrap(),
         Acquired::Held(_)
     ));
+    // Racing for a free lease: exactly one of many wins.
+    let racers = Store::new(bus.connectors.clone(), "forum");
+    let attempts = (0..8).map(|i| {
+        let racers = racers.clone();
+        async move { racers.acquire(&format!("racer-{i}"), ttl).await.unwrap() }
+    });
+    let won = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .filter(|a| matches!(a, Acquired::Held(_)))
+        .count();
+    assert_eq!(won, 1);
 }

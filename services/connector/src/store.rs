@@ -92,7 +92,7 @@ impl Store {
             Step::Wait { until } => return Ok(Acquired::Busy(until)),
             Step::Create => match self.kv.create(&self.lease_key, ours.into()).await {
                 Ok(revision) => Some(revision),
-                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => None,
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists || lost_race(&e) => None,
                 Err(e) => return Err(e.into()),
             },
             Step::Write { revision } => self.write(ours, revision).await?,
@@ -130,8 +130,26 @@ impl Store {
             .await
         {
             Ok(revision) => Ok(Some(revision)),
-            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(None),
+            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision || lost_race(&e) => {
+                Ok(None)
+            }
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Whether a revision-checked write lost to another writer. A replicated bucket's leader may
+/// report that with a code async-nats does not name (10164), so the publish error beneath the
+/// KV error is asked as well.
+fn lost_race(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if let Some(publish) = e.downcast_ref::<async_nats::jetstream::context::PublishError>()
+            && minhu_core::bus::lost_first_write(publish)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
