@@ -33,6 +33,10 @@ struct Mailbox(Arc<Mutex<MailboxState>>);
 struct MailboxState {
     letters: Vec<Value>,
     down: bool,
+    /// Answers 200 with a body that is not JSON.
+    garbage: bool,
+    /// Answers only after this long.
+    slow: Option<Duration>,
     requests: usize,
     unauthorized: usize,
     /// Stops the listener (and closes its connections), for an outage that refuses connections.
@@ -116,14 +120,24 @@ fn letter(n: usize) -> Value {
 }
 
 async fn letters(State(mailbox): State<Mailbox>, headers: HeaderMap, uri: Uri) -> Response {
+    let slow = {
+        let mut state = mailbox.0.lock().unwrap();
+        state.requests += 1;
+        state.slow
+    };
+    if let Some(delay) = slow {
+        tokio::time::sleep(delay).await;
+    }
     let mut state = mailbox.0.lock().unwrap();
-    state.requests += 1;
     if headers.get("x-api-key").and_then(|v| v.to_str().ok()) != Some(SOURCE_KEY) {
         state.unauthorized += 1;
         return StatusCode::UNAUTHORIZED.into_response();
     }
     if state.down {
         return (StatusCode::SERVICE_UNAVAILABLE, "maintenance").into_response();
+    }
+    if state.garbage {
+        return "<html>维护中</html>".into_response();
     }
     let query: BTreeMap<&str, &str> = uri
         .query()
@@ -488,6 +502,47 @@ async fn nats_going_away_mid_page_stops_the_page_and_it_is_read_again_without_du
     .await;
     assert_eq!(health.last_error_kind, "unavailable", "{health:?}");
     assert_eq!(health.position, "first page");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_slow_source_and_one_answering_garbage_are_failed_polls_until_they_recover() {
+    const ID: &str = "mailbox-odd";
+    let server = NatsServer::start();
+    let (mailbox, addr) = Mailbox::start().await;
+    mailbox.write(0..2);
+    mailbox.0.lock().unwrap().garbage = true;
+    let settings = |s: &mut Settings| {
+        with_connector(s, ID, addr);
+        s.connectors[0].request_timeout_ms = 300;
+    };
+    let app = spawn_app_with(&server.url(), &[Role::Connector], settings).await;
+    let garbage = stored_health_until(&app, ID, |h| h.consecutive_failures >= 2).await;
+    assert_eq!(garbage.last_error_kind, "bad_response", "{garbage:?}");
+    assert!(
+        garbage
+            .last_error
+            .starts_with("the answer is not a JSON page"),
+        "{garbage:?}"
+    );
+    assert!(
+        !garbage.last_error.contains("维护中"),
+        "no page content: {garbage:?}"
+    );
+    {
+        let mut state = mailbox.0.lock().unwrap();
+        state.garbage = false;
+        state.slow = Some(Duration::from_secs(1));
+    }
+    let slow = stored_health_until(&app, ID, |h| h.last_error_kind == "timeout").await;
+    assert_eq!(slow.last_error, "no answer within the request timeout");
+    assert!(stored(&app.js).await.is_empty());
+    mailbox.0.lock().unwrap().slow = None;
+    stored_exactly(&app.js, &ids(0..2)).await;
+    stored_health_until(&app, ID, |h| {
+        h.consecutive_failures == 0 && h.items_submitted == 2
+    })
+    .await;
     app.stop().await.unwrap();
 }
 
