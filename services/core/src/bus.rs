@@ -120,6 +120,8 @@ pub struct Handles {
     pub reception: stream::Stream,
     /// Pull connectors: cursors, leases and health.
     pub connectors: kv::Store,
+    /// How long a request to JetStream may take (`nats.request_timeout_ms`).
+    pub request_timeout: Duration,
 }
 
 impl Bus {
@@ -223,13 +225,6 @@ impl Bus {
         .await?;
         let dedup =
             ensure_bucket(bucket(bus::DEDUP_BUCKET, "minhu: exact-duplicate index", 1)).await?;
-        // Triage records a case's document and its bands in one atomic batch.
-        allow_atomic(&js, dedup.stream.clone())
-            .await
-            .map_err(|source| BusError::Bucket {
-                name: bus::DEDUP_BUCKET.to_owned(),
-                source,
-            })?;
         let ops = ensure_bucket(kv::Config {
             // Figures of a gateway that stopped reporting vanish on their own.
             max_age: Duration::from_secs(60),
@@ -292,25 +287,9 @@ impl Bus {
             reception_sessions,
             reception,
             connectors,
+            request_timeout,
         })))
     }
-}
-
-/// Lets `stream` take atomic batches ([`write_all_or_none`]); a stream provisioned before
-/// minhu wrote in batches is updated in place.
-async fn allow_atomic(
-    js: &jetstream::Context,
-    mut stream: stream::Stream,
-) -> Result<(), async_nats::Error> {
-    let config = stream.info().await?.config.clone();
-    if !config.allow_atomic_publish {
-        js.update_stream(stream::Config {
-            allow_atomic_publish: true,
-            ..config
-        })
-        .await?;
-    }
-    Ok(())
 }
 
 /// Whether a publish failed its expected-last-sequence check: someone else wrote first. A
@@ -349,75 +328,115 @@ pub async fn write_once(
     }
 }
 
-/// One write of an atomic batch ([`write_all_or_none`]).
-pub struct AtomicWrite {
-    pub subject: String,
-    pub payload: bytes::Bytes,
-    /// Written only if the subject's last message is still at this stream sequence (0: none
-    /// yet); `None` writes unconditionally.
-    pub expected_last_subject_sequence: Option<u64>,
-}
-
-/// The subject a KV `put` of `key` publishes on, for writing KV entries in an atomic batch.
+/// The subject a KV entry of `key` is stored on.
 pub fn kv_subject(store: &kv::Store, key: &str) -> String {
-    let mut subject = store.put_prefix.clone().unwrap_or(store.prefix.clone());
-    subject.push_str(key);
-    subject
+    format!("{}{key}", store.prefix)
 }
 
-/// Writes every one of `writes` or none of them, in one round trip: a JetStream atomic batch
-/// (nats-server 2.12 and later, on a stream with `allow_atomic`). The expected sequences are
-/// checked together when the batch commits, so false means one of them had moved on and
-/// nothing was written.
-///
-/// Only the commit asks for an answer: the messages before it ride the same connection, in
-/// order, and a batch the server could not take whole is refused at the commit.
-pub async fn write_all_or_none(
-    js: &jetstream::Context,
-    writes: Vec<AtomicWrite>,
-) -> Result<bool, async_nats::jetstream::context::PublishError> {
-    use async_nats::header::{
-        NATS_BATCH_COMMIT, NATS_BATCH_ID, NATS_BATCH_SEQUENCE, NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
-    };
-    use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+/// The last message on a subject, as a batched direct get returns it.
+#[derive(Debug, Clone)]
+pub struct LastMessage {
+    pub sequence: u64,
+    pub payload: bytes::Bytes,
+}
 
-    let count = writes.len();
-    let batch_id = hex::encode(rand::random::<[u8; 16]>());
-    let client = js.client();
-    let mut publish = None;
-    for (index, write) in writes.into_iter().enumerate() {
-        let sequence = (index + 1).to_string();
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(NATS_BATCH_ID, batch_id.as_str());
-        headers.insert(NATS_BATCH_SEQUENCE, sequence.as_str());
-        if let Some(expected) = write.expected_last_subject_sequence {
-            headers.insert(
-                NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
-                expected.to_string().as_str(),
-            );
-        }
-        if index + 1 < count {
-            client
-                .publish_with_headers(write.subject, headers, write.payload)
-                .await
-                .map_err(|e| PublishError::with_source(PublishErrorKind::Other, e))?;
-            continue;
-        }
-        headers.insert(NATS_BATCH_COMMIT, "1");
-        let message = jetstream::message::PublishMessage::build()
-            .payload(write.payload)
-            .headers(headers);
-        publish = Some(js.send_publish(write.subject, message).await);
+#[derive(Debug, thiserror::Error)]
+pub enum BatchGetError {
+    #[error("batched direct get on {stream}: {source}")]
+    Request {
+        stream: String,
+        #[source]
+        source: async_nats::Error,
+    },
+    #[error("batched direct get on {stream}: no answer within {timeout:?}")]
+    TimedOut { stream: String, timeout: Duration },
+    #[error("batched direct get on {stream}: {status} {description}")]
+    Refused {
+        stream: String,
+        status: u16,
+        description: String,
+    },
+}
+
+/// The last message of each of `subjects` in `stream` (those that have one), in one request:
+/// a batched direct get (`multi_last`, nats-server 2.11 and later, a stream with `allow_direct`,
+/// as every KV bucket has). Twenty KV reads were twenty requests and twenty answers, most of
+/// them "not found"; this is one request, and one answer per subject that exists plus an
+/// end-of-batch marker.
+pub async fn last_messages(
+    client: &Client,
+    stream: &str,
+    subjects: &[String],
+    timeout: Duration,
+) -> Result<std::collections::HashMap<String, LastMessage>, BatchGetError> {
+    use futures::StreamExt;
+
+    let mut found = std::collections::HashMap::with_capacity(subjects.len());
+    if subjects.is_empty() {
+        return Ok(found);
     }
-    let Some(sent) = publish else {
-        return Ok(true);
+    let request_error = |source: async_nats::Error| BatchGetError::Request {
+        stream: stream.to_owned(),
+        source,
     };
-    match sent {
-        Ok(ack) => match ack.await {
-            Ok(_) => Ok(true),
-            Err(e) if lost_first_write(&e) => Ok(false),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
+    let inbox = client.new_inbox();
+    let mut answers = client
+        .subscribe(inbox.clone())
+        .await
+        .map_err(|e| request_error(e.into()))?;
+    let request = serde_json::json!({ "multi_last": subjects, "batch": subjects.len() });
+    client
+        .publish_with_reply(
+            format!("$JS.API.DIRECT.GET.{stream}"),
+            inbox,
+            request.to_string().into(),
+        )
+        .await
+        .map_err(|e| request_error(e.into()))?;
+    let collect = async {
+        while let Some(message) = answers.next().await {
+            match message.status.map(|s| s.as_u16()) {
+                None => {
+                    let header = |name: &str| {
+                        message
+                            .headers
+                            .as_ref()
+                            .and_then(|h| h.get(name))
+                            .map(|v| v.as_str().to_owned())
+                    };
+                    let (Some(subject), Some(sequence)) = (
+                        header("Nats-Subject"),
+                        header("Nats-Sequence").and_then(|s| s.parse().ok()),
+                    ) else {
+                        continue;
+                    };
+                    found.insert(
+                        subject,
+                        LastMessage {
+                            sequence,
+                            payload: message.payload,
+                        },
+                    );
+                }
+                // 204: end of the batch; 404: none of the subjects has a message.
+                Some(204) | Some(404) => return Ok(()),
+                Some(status) => {
+                    return Err(BatchGetError::Refused {
+                        stream: stream.to_owned(),
+                        status,
+                        description: message.description.unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        Err(request_error("the answer subscription ended".into()))
+    };
+    match tokio::time::timeout(timeout, collect).await {
+        Ok(Ok(())) => Ok(found),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(BatchGetError::TimedOut {
+            stream: stream.to_owned(),
+            timeout,
+        }),
     }
 }

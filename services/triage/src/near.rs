@@ -8,13 +8,10 @@
 
 use std::collections::BTreeSet;
 
-use async_nats::jetstream::{
-    self,
-    kv::{self, CreateErrorKind},
-};
+use async_nats::jetstream::kv::{self, CreateErrorKind, UpdateErrorKind};
 use bytes::Bytes;
 use minhu_contracts::v1::{CaseStatus, CaseView, DedupEvidence};
-use minhu_core::bus::{AtomicWrite, Bus, kv_subject, write_all_or_none};
+use minhu_core::bus::{Bus, kv_subject, last_messages};
 use minhu_dedup::decide::{Candidate, Decision, Facts, Policy, decide};
 use minhu_dedup::detector::Detector;
 use minhu_dedup::kv::{StoredDoc, band_key, doc_key, link_key};
@@ -55,28 +52,41 @@ impl NearIndex {
         body: &str,
         facts: Facts,
     ) -> Result<Decision<String>, IndexError> {
-        let (js, store, cases) = (&bus.js, &bus.dedup, &bus.cases);
+        let (store, cases) = (&bus.dedup, &bus.cases);
         let sketch = self.detector.sketch(title, body);
         for _ in 0..ATTEMPTS {
-            // Reading the band entries is independent: all at once (20 sequential round trips
-            // were a large part of triage's time per petition). Writing them is not (below).
-            let bands = futures::future::try_join_all(sketch.bands.iter().map(|band| async {
-                let key = band_key(&self.detector.scheme, band);
-                let entry = store
-                    .entry(&key)
-                    .await
-                    .map_err(|e| IndexError::Unavailable(e.into()))?;
-                let (ids, revision) = match entry {
-                    Some(e) if !e.value.is_empty() => (
-                        serde_json::from_slice::<Vec<String>>(&e.value).unwrap_or_default(),
-                        Some(e.revision),
-                    ),
-                    Some(e) => (Vec::new(), Some(e.revision)),
-                    None => (Vec::new(), None),
-                };
-                Ok::<_, IndexError>(Band { key, ids, revision })
-            }))
-            .await?;
+            // All band entries in one batched read: most bands are new and have none.
+            let keys: Vec<String> = sketch
+                .bands
+                .iter()
+                .map(|band| band_key(&self.detector.scheme, band))
+                .collect();
+            let subjects: Vec<String> = keys.iter().map(|k| kv_subject(store, k)).collect();
+            let mut entries = last_messages(
+                &bus.client,
+                &store.stream_name,
+                &subjects,
+                bus.request_timeout,
+            )
+            .await
+            .map_err(|e| IndexError::Unavailable(e.into()))?;
+            let bands: Vec<Band> = keys
+                .into_iter()
+                .zip(&subjects)
+                .map(|(key, subject)| match entries.remove(subject) {
+                    Some(entry) => Band {
+                        key,
+                        ids: serde_json::from_slice::<Vec<String>>(&entry.payload)
+                            .unwrap_or_default(),
+                        revision: Some(entry.sequence),
+                    },
+                    None => Band {
+                        key,
+                        ids: Vec::new(),
+                        revision: None,
+                    },
+                })
+                .collect();
             let seen: BTreeSet<String> = bands
                 .iter()
                 .flat_map(|b| b.ids.iter().cloned())
@@ -127,10 +137,11 @@ impl NearIndex {
                 original,
             };
             let doc_json = serde_json::to_vec(&doc).expect("a StoredDoc serialises");
-            if !self
-                .record(js, store, case_id, doc_json.into(), bands)
-                .await?
-            {
+            store
+                .put(doc_key(case_id), doc_json.into())
+                .await
+                .map_err(|e| IndexError::Unavailable(e.into()))?;
+            if !self.write_bands(store, case_id, bands).await? {
                 continue;
             }
             if !matches!(
@@ -149,38 +160,39 @@ impl NearIndex {
         Err(IndexError::Contended)
     }
 
-    /// Writes the case's document and `case_id` into every band at the revision read, all in
-    /// one atomic batch; false (and nothing written) if any band moved on. Of two
-    /// near-duplicates racing, the first batch to commit wins every band they share and the
-    /// other writes nothing, so the loser always reads the winner on its next attempt and the
-    /// two can never each hold a band the other needs.
-    async fn record(
+    /// Writes `case_id` into every band at the revision read; false if any band moved on.
+    /// One after another, in band order: of two near-duplicates racing, the first band they
+    /// share lets one through and stops the other before it wrote any later band, so they can
+    /// never both win some bands and wait for each other.
+    async fn write_bands(
         &self,
-        js: &jetstream::Context,
         store: &kv::Store,
         case_id: &str,
-        doc: Bytes,
         bands: Vec<Band>,
     ) -> Result<bool, IndexError> {
-        let mut writes = vec![AtomicWrite {
-            subject: kv_subject(store, &doc_key(case_id)),
-            payload: doc,
-            expected_last_subject_sequence: None,
-        }];
         for mut band in bands {
             if band.ids.iter().any(|id| id == case_id) {
                 continue;
             }
             push_recent(&mut band.ids, case_id.to_owned(), BUCKET_CAP);
-            writes.push(AtomicWrite {
-                subject: kv_subject(store, &band.key),
-                payload: serde_json::to_vec(&band.ids).expect("ids serialise").into(),
-                expected_last_subject_sequence: Some(band.revision.unwrap_or(0)),
-            });
+            let value: Bytes = serde_json::to_vec(&band.ids).expect("ids serialise").into();
+            let written = match band.revision {
+                Some(revision) => match store.update(&band.key, value, revision).await {
+                    Ok(_) => true,
+                    Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => false,
+                    Err(e) => return Err(IndexError::Unavailable(e.into())),
+                },
+                None => match store.create(&band.key, value).await {
+                    Ok(_) => true,
+                    Err(e) if e.kind() == CreateErrorKind::AlreadyExists => false,
+                    Err(e) => return Err(IndexError::Unavailable(e.into())),
+                },
+            };
+            if !written {
+                return Ok(false);
+            }
         }
-        write_all_or_none(js, writes)
-            .await
-            .map_err(|e| IndexError::Unavailable(e.into()))
+        Ok(true)
     }
 
     /// An indexed case as a candidate, if its text verifies against the new one.

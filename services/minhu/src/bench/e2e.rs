@@ -50,7 +50,11 @@ impl E2eBench {
                     }) = UnitEvent::decode(message.payload)
                         && case.lead
                     {
-                        arrived.lock().await.insert(case.tracking_number, at);
+                        arrived
+                            .lock()
+                            .await
+                            .entry(case.tracking_number)
+                            .or_insert(at);
                     }
                 }
             })
