@@ -307,6 +307,7 @@ async def scenario(cluster):
             ("minhu_webhook_deliveries", 1),
             ("minhu_reception_sessions", 5),
             ("minhu_connectors", 1),
+            ("minhu_channels", 5),
         ]
     ]
 
@@ -365,6 +366,16 @@ async def scenario(cluster):
         check("reads the case view (Track)", False)
     except KeyNotFoundError:
         check("reads the case view (Track)", True)
+    channels_kv = await gw.js.key_value("minhu_channels")
+    revision = await channels_kv.create("web-portal", b"record 1")
+    await channels_kv.update("web-portal", b"record 2", last=revision)
+    check("seeds and changes the channel registry (compare-and-set)", True)
+    entry = await channels_kv.get("web-portal")
+    check("reads a channel's entry", entry.value == b"record 2")
+    watcher = await channels_kv.watchall()
+    first = await watcher.updates(timeout=5)
+    check("watches the channel registry", first is not None and first.value == b"record 2")
+    await watcher.stop()
     check(
         "may not publish a dispatch",
         await gw.request_refused("minhu.dispatch.pujiang-housing.MH1"),
@@ -409,6 +420,10 @@ async def scenario(cluster):
         await tr.request_refused("minhu.intake.web-portal.forged"),
     )
     check(
+        "may not change a channel",
+        await tr.request_refused("$KV.minhu_channels.web-portal", b"forged"),
+    )
+    check(
         "may not delete its consumer",
         await tr.request_refused("$JS.API.CONSUMER.DELETE.MINHU_INTAKE.minhu-triage"),
     )
@@ -422,6 +437,14 @@ async def scenario(cluster):
     check("lists the streams", "MINHU_DISPATCH" in names.get("streams", []))
     entry = await (await ops.js.key_value("minhu_ops")).get("gateway.gw-1")
     check("reads minhu_ops", entry.value == b"figures")
+    registry = await (await ops.js.key_value("minhu_channels")).watchall()
+    seen = await registry.updates(timeout=5)
+    check("watches the channel registry", seen is not None and seen.key == "web-portal")
+    await registry.stop()
+    check(
+        "may not change a channel",
+        await ops.request_refused("$KV.minhu_channels.web-portal", b"forged"),
+    )
     follow = await ops.js.pull_subscribe(
         "minhu.case.>",
         stream="MINHU_CASE_EVENTS",
@@ -470,6 +493,14 @@ async def scenario(cluster):
     check("keeps its cursor and health", cursor.value == b"after=6")
     await (await con.js.key_value("minhu_ops")).put("gateway.con-1", b"channel figures")
     check("reports its channel figures to minhu_ops", True)
+    channels_watch = await (await con.js.key_value("minhu_channels")).watchall()
+    seen = await channels_watch.updates(timeout=5)
+    check("watches the channel registry", seen is not None and seen.key == "web-portal")
+    await channels_watch.stop()
+    check(
+        "may not change a channel",
+        await con.request_refused("$KV.minhu_channels.web-portal", b"forged"),
+    )
     check(
         "may not publish a case event",
         await con.request_refused(f"minhu.case.{case}.9.triaged"),

@@ -13,6 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "case_service.proto",
         "reception.proto",
         "reception_service.proto",
+        "admin.proto",
     ]
     .map(|f| proto_root.join("minhu/v1").join(f));
     // SAFETY: build scripts are single-threaded; nothing else reads the environment concurrently.

@@ -15,7 +15,7 @@ use minhu::Role;
 use minhu_contracts::bus;
 use minhu_contracts::v1::ops_service_client::OpsServiceClient;
 use minhu_contracts::v1::{ConnectorCursor, ConnectorHealth, IntakeRecord, QueueHealthRequest};
-use minhu_core::config::{ChannelSettings, Secret, Settings};
+use minhu_core::config::{ChannelKindSetting, ChannelSettings, Secret, Settings};
 use minhu_core::connectors::{ConnectorAuth, ConnectorFields, ConnectorPaging, ConnectorSettings};
 use minhu_e2e::{NatsServer, TestApp, WITHOUT_CLOCK, authorized, spawn_app_with};
 use prost::Message;
@@ -171,6 +171,8 @@ fn with_connector(settings: &mut Settings, connector_id: &str, addr: SocketAddr)
         rate_per_second: None,
         burst: None,
         division_code: Some("330726".into()),
+        kind: ChannelKindSetting::Connector,
+        owner: None,
     });
     settings.connectors.push(ConnectorSettings {
         id: connector_id.into(),

@@ -3,6 +3,7 @@
 
 mod auth;
 mod bus;
+mod channels;
 mod clock;
 mod cluster;
 mod connector;

@@ -42,6 +42,8 @@ async fn queue_health_and_metrics_reflect_a_known_workload() {
             rate_per_second: None,
             burst: None,
             division_code: Some("330726".into()),
+            kind: Default::default(),
+            owner: None,
         });
     })
     .await;

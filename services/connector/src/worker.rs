@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use minhu_contracts::v1::Petition;
 use minhu_core::bus::Bus;
+use minhu_core::channels::{LiveChannel, Registry, seed_record};
 use minhu_core::config::Settings;
 use minhu_core::connectors::ConnectorSettings;
 use minhu_core::domain::ChannelId;
@@ -38,6 +39,11 @@ pub struct ConnectorRole {
 struct Connector {
     settings: ConnectorSettings,
     channel: ChannelId,
+    /// The channel registry: the connector submits as its channel as the registry has it now
+    /// (suspended, nothing is submitted; its rate, burst and area hold).
+    registry: Arc<Registry>,
+    /// The channel as configured, until a gateway has seeded the registry with it.
+    configured: Arc<LiveChannel>,
     source: Source,
     paging: Paging,
     store: Store,
@@ -74,6 +80,7 @@ impl ConnectorRole {
     pub fn from_settings(
         bus: &Bus,
         intake: Intake,
+        registry: Arc<Registry>,
         settings: &Settings,
         holder: String,
     ) -> Result<ConnectorRole, SourceError> {
@@ -83,6 +90,17 @@ impl ConnectorRole {
             .map(|c| {
                 Ok(Connector {
                     channel: ChannelId::parse(&c.channel).expect("validated channel id"),
+                    registry: registry.clone(),
+                    configured: Arc::new(LiveChannel {
+                        id: ChannelId::parse(&c.channel).expect("validated channel id"),
+                        record: settings
+                            .channels
+                            .iter()
+                            .find(|channel| channel.id == c.channel)
+                            .map(|channel| seed_record(channel, OffsetDateTime::now_utc()))
+                            .expect("validated: the connector's channel is configured"),
+                        revision: 0,
+                    }),
                     source: Source::new(c)?,
                     paging: Paging::new(&c.paging),
                     store: Store::new(bus.connectors.clone(), &c.id),
@@ -371,12 +389,18 @@ impl Connector {
 
     /// Hands one petition to the intake, waiting out the channel's rate limit.
     async fn submit(&self, petition: &Petition, stop: &CancellationToken) -> Submitted {
+        let channel = self
+            .registry
+            .get(self.channel.as_str())
+            .unwrap_or_else(|| self.configured.clone());
+        if channel.suspended() {
+            return Submitted::Failed {
+                kind: "suspended",
+                message: format!("channel {} is suspended", self.channel),
+            };
+        }
         loop {
-            match self
-                .intake
-                .submit(&self.channel, Some(petition.clone()))
-                .await
-            {
+            match self.intake.submit(&channel, Some(petition.clone())).await {
                 Ok(receipt) if receipt.replayed => {
                     return Submitted::Answered(ItemOutcome::Replayed);
                 }

@@ -120,6 +120,10 @@ pub fn gateway_stats_key(instance: &str) -> String {
     format!("gateway.{instance}")
 }
 
+/// KV bucket of the channel registry: key = channel id, value = ChannelRecord. Every gateway
+/// watches it; ChannelAdmin writes it (compare-and-set on the revision).
+pub const CHANNELS_BUCKET: &str = "minhu_channels";
+
 /// Durable pull consumer of the triage role on the intake stream.
 pub const TRIAGE_CONSUMER: &str = "minhu-triage";
 

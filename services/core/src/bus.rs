@@ -122,6 +122,8 @@ pub struct Handles {
     pub connectors: kv::Store,
     /// How long a request to JetStream may take (`nats.request_timeout_ms`).
     pub request_timeout: Duration,
+    /// The channel registry, watched by every gateway.
+    pub channels: kv::Store,
 }
 
 impl Bus {
@@ -271,6 +273,12 @@ impl Bus {
             1,
         ))
         .await?;
+        let channels = ensure_bucket(bucket(
+            bus::CHANNELS_BUCKET,
+            "minhu: the channel registry (id, kind, token digests, limits, status)",
+            5,
+        ))
+        .await?;
         Ok(Bus(Arc::new(Handles {
             client,
             js,
@@ -288,6 +296,7 @@ impl Bus {
             reception,
             connectors,
             request_timeout,
+            channels,
         })))
     }
 }

@@ -41,6 +41,8 @@ pub struct Settings {
     pub dedup: DedupSettings,
     pub ops: OpsSettings,
     pub centre: CentreSettings,
+    /// The ChannelAdmin credential (the people who register channels and rotate their tokens).
+    pub admin: AdminSettings,
     pub identity: IdentitySettings,
     pub channels: Vec<ChannelSettings>,
     pub deadlines: DeadlineSettings,
@@ -233,6 +235,23 @@ impl CentreSettings {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    /// SHA-256 (hex) of the admin token that ChannelAdmin requires.
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    /// A clear demo admin token, printed at start.
+    #[serde(default)]
+    pub demo_token: Option<Secret>,
+}
+
+impl AdminSettings {
+    pub fn token_digest(&self) -> Option<[u8; 32]> {
+        credential_digest(&self.token_sha256, &self.demo_token)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OpsSettings {
     /// Where this process serves Prometheus `/metrics` (every role); unset: no endpoint.
     #[serde(default)]
@@ -306,6 +325,28 @@ pub struct ChannelSettings {
     /// waits in the dispatch centre's queue.
     #[serde(default)]
     pub division_code: Option<String>,
+    /// What the channel is (渠道类型), for the registry and ops.
+    #[serde(default)]
+    pub kind: ChannelKindSetting,
+    /// Who runs the channel, for the people who manage channels.
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+/// A channel's kind as configuration names it (`kind = "mini-program"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChannelKindSetting {
+    #[default]
+    Web,
+    App,
+    MiniProgram,
+    Hotline,
+    Mailbox,
+    Email,
+    Letter,
+    Visit,
+    Connector,
 }
 
 impl ChannelSettings {
@@ -568,6 +609,9 @@ impl Settings {
         if self.ops.token_digest().is_none() {
             problems.push("ops needs token_sha256 (64 hex digits) or demo_token".into());
         }
+        if self.admin.token_digest().is_none() {
+            problems.push("admin needs token_sha256 (64 hex digits) or demo_token".into());
+        }
         for channel in &self.channels {
             if let Some(code) = &channel.division_code
                 && DivisionCode::parse(code).is_err()
@@ -659,6 +703,7 @@ impl Settings {
             || self.channels.iter().any(|c| c.token_sha256.is_none())
             || self.ops.token_sha256.is_none()
             || self.centre.token_sha256.is_none()
+            || self.admin.token_sha256.is_none()
             || self.unit_tokens.values().any(|u| u.token_sha256.is_none())
     }
 

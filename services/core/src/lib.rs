@@ -1,6 +1,7 @@
 //! What every minhu role shares.
 //!
 //! - [`config`]: settings with embedded defaults, a file and environment overrides.
+//! - [`channels`]: the channel registry in KV, its live index and the watch that keeps it.
 //! - [`consumer`]: the loop of every durable pull consumer.
 //! - [`credentials`]: bearer tokens held as digests.
 //! - [`domain`]: types that parse on construction (channel and unit ids, division codes,
@@ -15,6 +16,7 @@
 
 pub mod bus;
 pub mod case;
+pub mod channels;
 pub mod config;
 pub mod connectors;
 pub mod consumer;

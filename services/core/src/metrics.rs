@@ -1,10 +1,12 @@
 //! Every metric minhu exports, named in one place (Prometheus conventions: `_total` counters,
 //! `_seconds` histograms, base units). deploy/prometheus and deploy/grafana use these names.
 //!
-//! Label cardinality stays bounded by configuration: `channel` and `unit` take only configured
-//! ids, `outcome`, `stream` and `consumer` a handful of fixed values. Per-unit gauges grow with
-//! the unit directory (thousands of series at province scale, a few per unit); dashboards show
-//! them through `topk`.
+//! Label cardinality stays bounded by the registry and configuration: `channel` and `unit` take
+//! only registered ids, `outcome`, `stream` and `consumer` a handful of fixed values. At province
+//! scale (thousands of channels) each registered channel has one `minhu_channel_active` series;
+//! its other series appear only once it has traffic. Per-unit gauges grow with the unit
+//! directory (thousands of series at province scale, a few per unit); dashboards show them
+//! through `topk`.
 
 use std::time::Duration;
 
@@ -12,6 +14,10 @@ use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gau
 
 pub const INTAKE_REQUESTS: &str = "minhu_intake_requests_total";
 pub const INTAKE_RECEIPT_SECONDS: &str = "minhu_intake_receipt_seconds";
+/// One series per registered channel: 1 active, 0 suspended.
+pub const CHANNEL_ACTIVE: &str = "minhu_channel_active";
+/// One series per channel that has had a petition accepted by this gateway.
+pub const CHANNEL_LAST_ACCEPTED: &str = "minhu_channel_last_accepted_timestamp_seconds";
 pub const TRIAGE_MESSAGES: &str = "minhu_triage_messages_total";
 pub const TRIAGE_SECONDS: &str = "minhu_triage_seconds";
 pub const SUBMIT_TO_DISPATCH_SECONDS: &str = "minhu_submit_to_dispatch_seconds";
@@ -67,6 +73,15 @@ pub fn describe() {
         INTAKE_RECEIPT_SECONDS,
         metrics::Unit::Seconds,
         "Time from request to receipt (or refusal) at the gateway."
+    );
+    describe_gauge!(
+        CHANNEL_ACTIVE,
+        "1 for each registered channel that is active, 0 while it is suspended."
+    );
+    describe_gauge!(
+        CHANNEL_LAST_ACCEPTED,
+        metrics::Unit::Seconds,
+        "Unix time of the last petition this gateway accepted from the channel."
     );
     describe_counter!(
         TRIAGE_MESSAGES,
@@ -244,6 +259,15 @@ pub fn describe() {
 pub fn intake_request(channel: &str, outcome: &'static str, elapsed: Duration) {
     counter!(INTAKE_REQUESTS, "channel" => channel.to_owned(), "outcome" => outcome).increment(1);
     histogram!(INTAKE_RECEIPT_SECONDS).record(elapsed.as_secs_f64());
+}
+
+/// A channel entered or changed in the registry.
+pub fn channel_registered(channel: &str, active: bool) {
+    gauge!(CHANNEL_ACTIVE, "channel" => channel.to_owned()).set(if active { 1.0 } else { 0.0 });
+}
+
+pub fn channel_accepted(channel: &str, at_unix_seconds: f64) {
+    gauge!(CHANNEL_LAST_ACCEPTED, "channel" => channel.to_owned()).set(at_unix_seconds);
 }
 
 pub fn triage_message(outcome: &'static str, elapsed: Duration) {

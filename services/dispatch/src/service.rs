@@ -671,9 +671,11 @@ impl CaseService for CaseApi {
             location: view.location.clone(),
             ..Default::default()
         };
+        // The channel's area as configured: the case view does not carry the registry's.
         let mut route = routing.route(
             &petition,
             &view.channel_id,
+            "",
             &r.category,
             RequestType::try_from(classification.request_type).unwrap_or_default(),
             classification.xinfang_category

@@ -1,65 +1,73 @@
 //! Channel authentication: the bearer token decides the channel, never the request body.
 //!
-//! Only SHA-256 digests of tokens are held. A presented token is hashed and looked up by its
-//! digest; the lookup's timing can only reveal bits of a digest, which say nothing about any
-//! configured token. The final equality check is constant-time all the same.
+//! The channels are the live registry ([`minhu_core::channels::Registry`]), kept current by its
+//! watch: a channel created, suspended or given a new token through ChannelAdmin is in force on
+//! every gateway within a second. Only SHA-256 digests of tokens are held (see the registry for
+//! the lookup and its constant-time final check).
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
-use minhu_core::config::ChannelSettings;
-use minhu_core::domain::ChannelId;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use minhu_core::channels::{LiveChannel, Refusal, Registry};
+use minhu_core::credentials::bearer;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ChannelRegistry {
-    by_digest: HashMap<[u8; 32], ChannelId>,
+    registry: Arc<Registry>,
+}
+
+/// An authentication refused for a known channel (suspended, or an expired token): the
+/// channel's figures count it.
+pub struct ChannelRefused {
+    pub channel: Option<String>,
+    pub outcome: &'static str,
+    pub status: Status,
 }
 
 impl ChannelRegistry {
-    /// Channels come validated from configuration: ids parse and every digest is well formed.
-    pub fn new(channels: &[ChannelSettings]) -> ChannelRegistry {
-        let by_digest = channels
-            .iter()
-            .map(|c| {
-                let digest = c.token_digest().expect("validated channel token");
-                let id = ChannelId::parse(&c.id).expect("validated channel id");
-                (digest, id)
-            })
-            .collect();
-        ChannelRegistry { by_digest }
+    pub fn new(registry: Arc<Registry>) -> ChannelRegistry {
+        ChannelRegistry { registry }
     }
 
-    /// The channel whose token is in the `authorization` metadata, or UNAUTHENTICATED.
-    pub fn authenticate(&self, metadata: &MetadataMap) -> Result<ChannelId, Status> {
+    /// The channel whose token is in the `authorization` metadata; UNAUTHENTICATED for a
+    /// missing, unknown or expired token, PERMISSION_DENIED for a suspended channel.
+    pub fn authenticate(&self, metadata: &MetadataMap) -> Result<Arc<LiveChannel>, ChannelRefused> {
+        let unauthenticated = |message: &str| ChannelRefused {
+            channel: None,
+            outcome: "unauthenticated",
+            status: Status::unauthenticated(message),
+        };
         let header = metadata
             .get("authorization")
-            .ok_or_else(|| {
-                Status::unauthenticated("missing authorization: Bearer <channel token>")
-            })?
+            .ok_or_else(|| unauthenticated("missing authorization: Bearer <channel token>"))?
             .to_str()
-            .map_err(|_| Status::unauthenticated("authorization is not valid text"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                Status::unauthenticated("authorization must be: Bearer <channel token>")
-            })?;
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        match self.by_digest.get_key_value(&digest) {
-            Some((known, channel)) if bool::from(known.ct_eq(&digest)) => Ok(channel.clone()),
-            _ => Err(Status::unauthenticated("unknown channel token")),
-        }
+            .map_err(|_| unauthenticated("authorization is not valid text"))?;
+        let token = bearer(header)
+            .ok_or_else(|| unauthenticated("authorization must be: Bearer <channel token>"))?;
+        self.registry.authenticate(token).map_err(|refusal| match refusal {
+            Refusal::Unknown => unauthenticated("unknown channel token"),
+            Refusal::Expired(channel) => ChannelRefused {
+                channel: Some(channel.to_string()),
+                outcome: "token_expired",
+                status: Status::unauthenticated(
+                    "this channel token was rotated and its overlap has ended; use the new token",
+                ),
+            },
+            Refusal::Suspended(channel) => ChannelRefused {
+                channel: Some(channel.to_string()),
+                outcome: "suspended",
+                status: Status::permission_denied("channel suspended"),
+            },
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use minhu_contracts::v1::ChannelStatus;
+    use minhu_core::channels::seed_record;
     use minhu_core::config::Settings;
 
     fn metadata(value: &str) -> MetadataMap {
@@ -68,33 +76,50 @@ mod tests {
         m
     }
 
+    fn registry() -> ChannelRegistry {
+        let registry = Registry::default();
+        let now = time::OffsetDateTime::now_utc();
+        for channel in &Settings::defaults().channels {
+            registry.apply(seed_record(channel, now), 1);
+        }
+        ChannelRegistry::new(Arc::new(registry))
+    }
+
     #[test]
     fn the_token_decides_the_channel() {
-        let registry = ChannelRegistry::new(&Settings::defaults().channels);
-        let channel = registry
+        let channel = registry()
             .authenticate(&metadata("Bearer demo-hotline-token"))
-            .unwrap();
-        assert_eq!(channel.as_str(), "hotline-12345");
+            .unwrap_or_else(|r| panic!("{:?}", r.status));
+        assert_eq!(channel.id.as_str(), "hotline-12345");
     }
 
     #[test]
     fn missing_malformed_and_unknown_tokens_are_unauthenticated() {
-        let registry = ChannelRegistry::new(&Settings::defaults().channels);
-        assert_eq!(
-            registry
-                .authenticate(&MetadataMap::new())
-                .unwrap_err()
-                .code(),
-            tonic::Code::Unauthenticated
-        );
+        let registry = registry();
+        let code = |m: &MetadataMap| registry.authenticate(m).err().unwrap().status.code();
+        assert_eq!(code(&MetadataMap::new()), tonic::Code::Unauthenticated);
         for bad in [
             "demo-hotline-token",
             "Bearer ",
             "Bearer demo-hotline-tokem",
             "Basic abc",
         ] {
-            let err = registry.authenticate(&metadata(bad)).unwrap_err();
-            assert_eq!(err.code(), tonic::Code::Unauthenticated, "{bad}");
+            assert_eq!(code(&metadata(bad)), tonic::Code::Unauthenticated, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_suspended_channel_is_permission_denied() {
+        let registry = registry();
+        let mut record = registry.registry.get("web-portal").unwrap().record.clone();
+        record.status = ChannelStatus::Suspended as i32;
+        registry.registry.apply(record, 2);
+        let refused = registry
+            .authenticate(&metadata("Bearer demo-web-portal-token"))
+            .err()
+            .unwrap();
+        assert_eq!(refused.status.code(), tonic::Code::PermissionDenied);
+        assert_eq!(refused.status.message(), "channel suspended");
+        assert_eq!(refused.channel.as_deref(), Some("web-portal"));
     }
 }

@@ -26,6 +26,7 @@ use minhu_contracts::v1::{
     TrackResponse, Unit,
 };
 use minhu_core::bus::Bus;
+use minhu_core::channels::LiveChannel;
 use minhu_core::config::{DeadlineSettings, GatewaySettings};
 use minhu_core::deadlines::{self, timestamp};
 use minhu_core::domain::{ChannelId, TrackingNumber};
@@ -38,7 +39,7 @@ use tonic::Status;
 use tonic_types::StatusExt;
 
 use crate::error::IntakeError;
-use crate::limits::{SubmitLimiter, TrackGuard};
+use crate::limits::{OwnLimit, SubmitLimiter, TrackGuard};
 use crate::stats::ChannelStats;
 use crate::validate::validate;
 
@@ -62,12 +63,20 @@ impl Intake {
     /// outcome for the metrics and the channel's figures.
     pub async fn submit(
         &self,
-        channel: &ChannelId,
+        live: &LiveChannel,
         petition: Option<Petition>,
     ) -> Result<Receipt, IntakeError> {
         let started = std::time::Instant::now();
-        let result = match self.submit_limiter.take(channel.as_str()) {
-            Ok(()) => self.store(channel, petition).await,
+        let channel = &live.id;
+        let own = OwnLimit {
+            rate: live.record.rate_per_second,
+            burst: live.record.burst,
+        };
+        let result = match self.submit_limiter.take(channel.as_str(), own) {
+            Ok(()) => {
+                self.store(channel, &live.record.division_code, petition)
+                    .await
+            }
             Err(wait) => Err(IntakeError::RateLimited(wait)),
         };
         let outcome = match &result {
@@ -76,6 +85,12 @@ impl Intake {
             Err(e) => e.outcome(),
         };
         metrics::intake_request(channel.as_str(), outcome, started.elapsed());
+        if outcome == "accepted" {
+            metrics::channel_accepted(
+                channel.as_str(),
+                OffsetDateTime::now_utc().unix_timestamp() as f64,
+            );
+        }
         self.stats.record(channel.as_str(), outcome);
         result
     }
@@ -83,6 +98,7 @@ impl Intake {
     async fn store(
         &self,
         channel: &ChannelId,
+        channel_division_code: &str,
         petition: Option<Petition>,
     ) -> Result<Receipt, IntakeError> {
         let now = OffsetDateTime::now_utc();
@@ -101,6 +117,7 @@ impl Intake {
             content_digest,
             received_at: Some(timestamp(now)),
             petition: Some(petition),
+            channel_division_code: channel_division_code.to_owned(),
         };
         let message_id = &record
             .petition

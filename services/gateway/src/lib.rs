@@ -3,7 +3,8 @@
 //! Its contract: a receipt only once the petition is durable on the bus; the same receipt on
 //! every retry, forever; a clear, complete error for bad input, and nothing stored for it.
 //!
-//! - [`auth`]: the bearer token decides the channel.
+//! - [`auth`]: the bearer token decides the channel (the live channel registry).
+//! - [`admin`]: ChannelAdmin, which registers channels, suspends them and rotates their tokens.
 //! - [`validate`]: every rule, all violations at once.
 //! - [`intake`]: the idempotent publish, receipts, and Track.
 //! - [`error`]: the mapping of failures to gRPC, in one place.
@@ -11,6 +12,7 @@
 //! - [`limits`]: per-channel submit rates and the Track guessing guard.
 //! - `fuzzing` (feature `fuzzing`, and in tests): the fuzz target's logic over request bytes.
 
+pub mod admin;
 pub mod auth;
 pub mod error;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -31,8 +33,8 @@ use minhu_contracts::v1::{
     submit_stream_response,
 };
 use minhu_core::bus::Bus;
+use minhu_core::channels::{LiveChannel, Registry};
 use minhu_core::config::Settings;
-use minhu_core::domain::ChannelId;
 use minhu_core::metrics;
 use minhu_core::privacy::Identity;
 use tonic::{Request, Response, Status, Streaming};
@@ -61,7 +63,8 @@ pub struct Gateway {
 pub const STATS_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Gateway {
-    pub fn new(settings: &Settings, bus: Bus) -> Gateway {
+    /// The gateway over the live channel `registry` (see [`minhu_core::channels::load`]).
+    pub fn new(settings: &Settings, bus: Bus, registry: Arc<Registry>) -> Gateway {
         let unit_names = settings
             .catalogue
             .units
@@ -69,7 +72,7 @@ impl Gateway {
             .map(|u| (u.id.clone(), u.name.clone()))
             .collect::<HashMap<_, _>>();
         Gateway {
-            channels: ChannelRegistry::new(&settings.channels),
+            channels: ChannelRegistry::new(registry),
             intake: Intake {
                 bus,
                 identity: Identity::from_settings(&settings.identity),
@@ -81,14 +84,6 @@ impl Gateway {
                 submit_limiter: Arc::new(SubmitLimiter::new(
                     settings.gateway.submit_rate_per_channel,
                     settings.gateway.submit_burst,
-                    settings
-                        .channels
-                        .iter()
-                        .filter_map(|c| {
-                            let rate = c.rate_per_second?;
-                            Some((c.id.clone(), (rate, c.burst.unwrap_or(rate))))
-                        })
-                        .collect(),
                 )),
                 track_guard: Arc::new(TrackGuard::new(
                     settings.gateway.track_failures_per_case,
@@ -149,9 +144,17 @@ pub async fn publish_stats(
 type SubmitStreamOut = Pin<Box<dyn Stream<Item = Result<SubmitStreamResponse, Status>> + Send>>;
 
 impl Gateway {
-    fn authenticate(&self, metadata: &tonic::metadata::MetadataMap) -> Result<ChannelId, Status> {
-        self.channels.authenticate(metadata).inspect_err(|_| {
-            metrics::intake_request("unknown", "unauthenticated", std::time::Duration::ZERO);
+    fn authenticate(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+    ) -> Result<Arc<LiveChannel>, Status> {
+        self.channels.authenticate(metadata).map_err(|refused| {
+            let channel = refused.channel.as_deref().unwrap_or("unknown");
+            metrics::intake_request(channel, refused.outcome, std::time::Duration::ZERO);
+            if let Some(channel) = &refused.channel {
+                self.intake.stats.record(channel, refused.outcome);
+            }
+            refused.status
         })
     }
 }
@@ -209,7 +212,7 @@ impl IntakeService for Gateway {
         &self,
         request: Request<TrackRequest>,
     ) -> Result<Response<TrackResponse>, Status> {
-        self.channels.authenticate(request.metadata())?;
+        self.authenticate(request.metadata())?;
         let TrackRequest {
             tracking_number,
             query_code,

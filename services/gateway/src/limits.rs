@@ -16,36 +16,38 @@ struct Bucket {
 pub struct SubmitLimiter {
     default_rate: f64,
     default_burst: f64,
-    /// Per-channel (rate, burst) overrides.
-    own: HashMap<String, (f64, f64)>,
     // A std Mutex: a few arithmetic operations, never held across .await.
     buckets: Mutex<HashMap<String, Bucket>>,
 }
 
+/// A channel's own rate and burst from the registry; 0 means the gateway's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OwnLimit {
+    pub rate: u32,
+    pub burst: u32,
+}
+
 impl SubmitLimiter {
-    pub fn new(rate: u32, burst: u32, own: HashMap<String, (u32, u32)>) -> SubmitLimiter {
+    pub fn new(rate: u32, burst: u32) -> SubmitLimiter {
         SubmitLimiter {
             default_rate: f64::from(rate.max(1)),
             default_burst: f64::from(burst.max(1)),
-            own: own
-                .into_iter()
-                .map(|(c, (r, b))| (c, (f64::from(r.max(1)), f64::from(b.max(1)))))
-                .collect(),
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Takes one token for `channel`, or says how long until one is available.
-    pub fn take(&self, channel: &str) -> Result<(), Duration> {
-        self.take_at(channel, Instant::now())
+    /// Takes one token for `channel`, or says how long until one is available. The limit is
+    /// the registry's at this moment, so a changed rate holds from the next request on.
+    pub fn take(&self, channel: &str, own: OwnLimit) -> Result<(), Duration> {
+        self.take_at(channel, own, Instant::now())
     }
 
-    fn take_at(&self, channel: &str, now: Instant) -> Result<(), Duration> {
-        let (rate, burst) = self
-            .own
-            .get(channel)
-            .copied()
-            .unwrap_or((self.default_rate, self.default_burst));
+    fn take_at(&self, channel: &str, own: OwnLimit, now: Instant) -> Result<(), Duration> {
+        let (rate, burst) = if own.rate == 0 {
+            (self.default_rate, self.default_burst)
+        } else {
+            (f64::from(own.rate), f64::from(own.burst.max(own.rate)))
+        };
         let mut buckets = self.buckets.lock().expect("limiter lock");
         let bucket = buckets.entry(channel.to_owned()).or_insert(Bucket {
             tokens: burst,
@@ -115,23 +117,28 @@ mod tests {
 
     #[test]
     fn a_flooding_channel_is_held_back_and_others_are_not() {
-        let limiter = SubmitLimiter::new(10, 5, HashMap::from([("vip".into(), (100, 50))]));
+        let limiter = SubmitLimiter::new(10, 5);
         let now = Instant::now();
+        let default = OwnLimit::default();
+        let vip = OwnLimit {
+            rate: 100,
+            burst: 50,
+        };
         for _ in 0..5 {
-            limiter.take_at("flood", now).unwrap();
+            limiter.take_at("flood", default, now).unwrap();
         }
-        let wait = limiter.take_at("flood", now).unwrap_err();
+        let wait = limiter.take_at("flood", default, now).unwrap_err();
         assert!(
             wait <= Duration::from_millis(100) && wait > Duration::ZERO,
             "{wait:?}"
         );
-        limiter.take_at("other", now).unwrap();
+        limiter.take_at("other", default, now).unwrap();
         for _ in 0..50 {
-            limiter.take_at("vip", now).unwrap();
+            limiter.take_at("vip", vip, now).unwrap();
         }
         // A tenth of a second later the flooding channel has one token again.
         limiter
-            .take_at("flood", now + Duration::from_millis(100))
+            .take_at("flood", default, now + Duration::from_millis(100))
             .unwrap();
     }
 

@@ -96,6 +96,11 @@ impl ChannelStats {
                         *health.rejections.entry((*reason).to_owned()).or_default() += n;
                     }
                 }
+                health.rate_limited = health
+                    .rejections
+                    .get("rate_limited")
+                    .copied()
+                    .unwrap_or_default();
                 health
             })
             .collect();
@@ -116,11 +121,14 @@ mod tests {
         stats.record("web", "replayed");
         stats.record("web", "invalid");
         stats.record("hotline", "unavailable");
+        stats.record("hotline", "rate_limited");
+        stats.record("hotline", "rate_limited");
         let snapshot = stats.snapshot();
         assert_eq!(snapshot.len(), 2);
         let hotline = &snapshot[0];
         assert_eq!(hotline.channel_id, "hotline");
         assert_eq!(hotline.rejections["unavailable"], 1);
+        assert_eq!(hotline.rate_limited, 2);
         assert!(hotline.last_accepted_at.is_none());
         let web = &snapshot[1];
         assert_eq!((web.submissions, web.retries), (2, 1));

@@ -13,16 +13,19 @@ use async_nats::connection::State;
 use minhu_clock_role::ClockWorker;
 use minhu_connector::ConnectorRole;
 use minhu_contracts::v1::case_service_server::CaseServiceServer;
+use minhu_contracts::v1::channel_admin_server::ChannelAdminServer;
 use minhu_contracts::v1::intake_service_server::IntakeServiceServer;
 use minhu_contracts::v1::ops_service_server::OpsServiceServer;
 use minhu_contracts::v1::reception_service_server::ReceptionServiceServer;
 use minhu_core::bus::{self, Bus};
+use minhu_core::channels::{self, Registry};
 use minhu_core::config::Settings;
 use minhu_core::metrics;
 use minhu_dispatch::feed::FeedWorker;
 use minhu_dispatch::service::CaseApi;
 use minhu_dispatch::webhook::WebhookWorker;
 use minhu_gateway::Gateway;
+use minhu_gateway::admin::ChannelAdminApi;
 use minhu_ops::Ops;
 use minhu_reception::{Announcer, ReceptionApi, Registrar};
 use minhu_triage::Triage;
@@ -52,6 +55,8 @@ pub struct App {
     metrics: Option<TcpListener>,
     /// The configuration file the settings came from: its `[catalogue]` is reloaded on change.
     config_file: Option<std::path::PathBuf>,
+    /// The channel registry (gateway, ops and connector roles), loaded, and its watch to follow.
+    channels: Option<(Arc<Registry>, channels::Following)>,
 }
 
 impl App {
@@ -85,6 +90,26 @@ impl App {
             Some(addr) => Some(bind(addr, "metrics").await?),
             None => None,
         };
+        // The gateway seeds the registry with the configured channels it lacks, and serves
+        // only once it holds the whole registry.
+        let channels = if [Role::Gateway, Role::Ops, Role::Connector]
+            .iter()
+            .any(|r| roles.contains(r))
+        {
+            if roles.contains(&Role::Gateway) {
+                let seeded = channels::seed(&bus.channels, &settings.channels)
+                    .await
+                    .context("seeding the channel registry")?;
+                tracing::debug!(seeded, "configured channels written to the registry");
+            }
+            let loaded = channels::load(&bus.channels)
+                .await
+                .context("loading the channel registry")?;
+            tracing::info!(channels = loaded.0.len(), "channel registry loaded");
+            Some(loaded)
+        } else {
+            None
+        };
         Ok(App {
             settings,
             roles: roles.to_vec(),
@@ -93,6 +118,7 @@ impl App {
             tls,
             metrics,
             config_file: None,
+            channels,
         })
     }
 
@@ -175,7 +201,15 @@ impl App {
             tls,
             metrics,
             config_file,
+            channels,
         } = self;
+        let registry = channels.map(|(registry, following)| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                channels::follow(following, stop.cancelled_owned()).await;
+            });
+            registry
+        });
         // One routing for triage and the centre's manual classification, swapped on reload.
         let routing = minhu_triage::LiveRouting::new(
             minhu_triage::Routing::new(&settings).context("catalogue")?,
@@ -199,9 +233,23 @@ impl App {
             });
         }
 
-        let gateway = roles
-            .contains(&Role::Gateway)
-            .then(|| Gateway::new(&settings, bus.clone()));
+        let gateway = match &registry {
+            Some(registry) if roles.contains(&Role::Gateway) => {
+                Some(Gateway::new(&settings, bus.clone(), registry.clone()))
+            }
+            _ => None,
+        };
+        let admin = match &registry {
+            Some(registry) if roles.contains(&Role::Gateway) => Some(ChannelAdminApi::new(
+                bus.channels.clone(),
+                registry.clone(),
+                settings
+                    .admin
+                    .token_digest()
+                    .expect("validated admin token"),
+            )),
+            _ => None,
+        };
         if let Some(gateway) = &gateway {
             let instance = format!(
                 "{}-{}",
@@ -227,6 +275,7 @@ impl App {
         }
 
         if roles.contains(&Role::Connector) {
+            let registry = registry.clone().expect("loaded for the connector role");
             let instance = format!(
                 "{}-{}",
                 std::process::id(),
@@ -238,7 +287,7 @@ impl App {
             let intake = match &gateway {
                 Some(gateway) => gateway.intake(),
                 None => {
-                    let own = Gateway::new(&settings, bus.clone());
+                    let own = Gateway::new(&settings, bus.clone(), registry.clone());
                     let (bus, stats, stop) = (bus.clone(), own.stats(), stop.clone());
                     let instance = instance.clone();
                     spawn_built(&mut tasks, move || {
@@ -259,8 +308,9 @@ impl App {
                     own.intake()
                 }
             };
-            let connectors = ConnectorRole::from_settings(&bus, intake, &settings, instance)
-                .context("connector role")?;
+            let connectors =
+                ConnectorRole::from_settings(&bus, intake, registry, &settings, instance)
+                    .context("connector role")?;
             let stop = stop.clone();
             spawn_built(&mut tasks, move || {
                 async move {
@@ -273,7 +323,13 @@ impl App {
 
         let ops = roles.contains(&Role::Ops).then(|| {
             let digest = settings.ops.token_digest().expect("validated ops token");
-            Ops::new(bus.clone(), unit_names.clone(), digest).with_connectors(
+            Ops::new(
+                bus.clone(),
+                unit_names.clone(),
+                digest,
+                registry.clone().expect("loaded for the ops role"),
+            )
+            .with_connectors(
                 settings
                     .connectors
                     .iter()
@@ -370,6 +426,7 @@ impl App {
             let web = WebLayer::new(&settings.web, gateway.is_some()).context("[web]")?;
             let services = Services {
                 gateway,
+                admin,
                 cases,
                 ops,
                 reception,
@@ -490,6 +547,7 @@ fn spawn_built<F>(
 /// The gRPC services of the roles this process runs.
 struct Services {
     gateway: Option<Gateway>,
+    admin: Option<ChannelAdminApi>,
     cases: Option<CaseApi>,
     ops: Option<Ops>,
     reception: Option<ReceptionApi>,
@@ -562,6 +620,7 @@ async fn serve_grpc(
         .add_service(reflection)
         .add_service(reflection_alpha)
         .add_optional_service(services.gateway.map(Gateway::into_service))
+        .add_optional_service(services.admin.map(ChannelAdminApi::into_service))
         .add_optional_service(cases)
         .add_optional_service(services.ops.map(Ops::into_service))
         .add_optional_service(reception);
@@ -599,6 +658,12 @@ impl Served {
             health
                 .set_service_status(
                     <IntakeServiceServer<Gateway> as tonic::server::NamedService>::NAME,
+                    status,
+                )
+                .await;
+            health
+                .set_service_status(
+                    <ChannelAdminServer<ChannelAdminApi> as tonic::server::NamedService>::NAME,
                     status,
                 )
                 .await;

@@ -116,7 +116,7 @@ impl IntakeClient {
 }
 
 /// A gRPC error with its field violations spelled out.
-fn describe(status: tonic::Status) -> anyhow::Error {
+pub(crate) fn describe(status: tonic::Status) -> anyhow::Error {
     let mut text = format!("{:?}: {}", status.code(), status.message());
     if let Some(bad_request) = status.get_details_bad_request() {
         for v in bad_request.field_violations {

@@ -3,6 +3,7 @@
 //! - [`roles`]: the roles and how a `--roles` list parses.
 //! - [`app`]: build everything, then run the roles until stopped.
 //! - [`bench`]: benchmark commands that print figures.
+//! - [`channels_cli`]: `minhu channels ...`, the channel registry through ChannelAdmin.
 //! - [`classify_cli`]: `minhu train`, `minhu eval classify`, `minhu bench classify`.
 //! - [`managed_nats`]: the local nats-server `minhu serve` starts when no NATS URL is given.
 //! - [`client`]: the small gRPC client behind `minhu submit` and `minhu track`.
@@ -14,6 +15,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod channels_cli;
 pub mod classify_cli;
 pub mod client;
 pub mod listener;

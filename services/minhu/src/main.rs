@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use minhu::bench::ClockBench;
+use minhu::bench::{ChannelsBench, ClockBench};
 use minhu::bench::{E2eBench, IdempotencyBench, IntakeBench, OpsBench};
+use minhu::channels_cli::ChannelsCommand;
 use minhu::classify_cli::{self, EvalSource};
 use minhu::client::{ClientTls, IntakeClient, PetitionArgs};
 use minhu::managed_nats::ManagedNats;
@@ -142,6 +143,11 @@ enum Command {
         #[arg(long)]
         nats_url: Option<String>,
     },
+    /// The channel registry through ChannelAdmin: create, list, suspend, resume, rotate.
+    Channels {
+        #[command(subcommand)]
+        command: ChannelsCommand,
+    },
     /// Track a case by tracking number and query code.
     Track {
         #[arg(long, default_value = "http://127.0.0.1:50051")]
@@ -218,6 +224,23 @@ enum BenchCommand {
         /// Timed QueueHealth calls.
         #[arg(long, default_value_t = 200)]
         calls: usize,
+    },
+    /// Intake at province scale: the same load with the configured channels, then with
+    /// `--channels` registered through ChannelAdmin (the load spread over all of them) and
+    /// `--rotations` token rotations during it. Ends with
+    /// `baseline_per_s=N scale_per_s=N change_pct=X channels=N rotations=N`.
+    Channels {
+        #[arg(long)]
+        nats_url: Option<String>,
+        #[arg(long, default_value_t = 5_000)]
+        channels: usize,
+        #[arg(long, default_value_t = 10)]
+        rotations: usize,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Seconds of load for each measurement.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
     },
     /// Submits through the gateway with every role running, then measures a do-nothing tonic
     /// call and raw JetStream publishes of the same payloads. Ends with
@@ -467,6 +490,26 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bench {
             command:
+                BenchCommand::Channels {
+                    nats_url,
+                    channels,
+                    rotations,
+                    concurrency,
+                    duration,
+                },
+        } => {
+            ChannelsBench {
+                nats_url,
+                channels,
+                rotations,
+                concurrency,
+                duration: std::time::Duration::from_secs(duration),
+            }
+            .run()
+            .await
+        }
+        Command::Bench {
+            command:
                 BenchCommand::E2e {
                     nats_url,
                     rate,
@@ -554,6 +597,7 @@ async fn main() -> anyhow::Result<()> {
             .run()
             .await
         }
+        Command::Channels { command } => command.run().await,
         Command::Track {
             addr,
             token,
@@ -641,7 +685,7 @@ fn print_banner(settings: &Settings, roles: &[Role], app: &App, url: &str, manag
         let services: Vec<_> = roles
             .iter()
             .filter_map(|r| match r {
-                Role::Gateway => Some("minhu.v1.IntakeService"),
+                Role::Gateway => Some("minhu.v1.IntakeService, minhu.v1.ChannelAdmin"),
                 Role::Dispatch => Some("minhu.v1.CaseService"),
                 Role::Ops => Some("minhu.v1.OpsService"),
                 Role::Triage | Role::Clock | Role::Connector => None,
@@ -741,6 +785,17 @@ fn print_banner(settings: &Settings, roles: &[Role], app: &App, url: &str, manag
         .filter(|_| roles.contains(&Role::Ops))
     {
         println!("  demo ops token: authorization: Bearer {}", token.expose());
+    }
+    if let Some(token) = settings
+        .admin
+        .demo_token
+        .as_ref()
+        .filter(|_| settings.admin.token_sha256.is_none() && roles.contains(&Role::Gateway))
+    {
+        println!(
+            "  demo admin token (ChannelAdmin, minhu channels): authorization: Bearer {}",
+            token.expose()
+        );
     }
     if settings.uses_demo_secrets() {
         tracing::warn!("demo secrets or tokens are in use; a deployment must replace them");

@@ -103,6 +103,7 @@ pub async fn replay(
         let new = current.route(
             &petition,
             &record.channel_id,
+            &record.channel_division_code,
             &classification.category,
             RequestType::try_from(classification.request_type).unwrap_or_default(),
             classification.xinfang_category == XinfangCategory::Accusation as i32,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use minhu_contracts::bus;
 use minhu_contracts::v1::ops_service_client::OpsServiceClient;
-use minhu_contracts::v1::{QueueHealthRequest, QueueHealthResponse};
+use minhu_contracts::v1::{ChannelHealth, ChannelStatus, QueueHealthRequest, QueueHealthResponse};
 use time::OffsetDateTime;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
@@ -268,7 +268,7 @@ impl Frame<'_> {
         let channel_lines = if health.channels.is_empty() {
             0
         } else {
-            2 + health.channels.len()
+            3 + shown_channels(health).len()
         };
         let connector_lines = if health.connectors.is_empty() {
             0
@@ -397,7 +397,36 @@ fn consumers(health: &QueueHealthResponse) -> Vec<Line> {
     table.lines()
 }
 
+/// The channels worth a row: those with figures in the window, and suspended ones. At province
+/// scale most of the thousands of registered channels are idle at any moment.
+fn shown_channels(health: &QueueHealthResponse) -> Vec<&ChannelHealth> {
+    health
+        .channels
+        .iter()
+        .filter(|c| {
+            c.submissions > 0
+                || c.retries > 0
+                || !c.rejections.is_empty()
+                || c.status == ChannelStatus::Suspended as i32
+        })
+        .collect()
+}
+
 fn channels(health: &QueueHealthResponse) -> Vec<Line> {
+    let shown = shown_channels(health);
+    let suspended = health
+        .channels
+        .iter()
+        .filter(|c| c.status == ChannelStatus::Suspended as i32)
+        .count();
+    let mut lines = vec![Line::styled(
+        format!(
+            "{} channels registered, {suspended} suspended, {} idle (not listed)",
+            health.channels.len(),
+            health.channels.len() - shown.len()
+        ),
+        Style::Dim,
+    )];
     let window = format!("LAST {}s", health.channel_window_seconds);
     let mut table = Table::new(
         &[
@@ -411,7 +440,7 @@ fn channels(health: &QueueHealthResponse) -> Vec<Line> {
         ],
         "lrrrrrl",
     );
-    for c in &health.channels {
+    for c in shown {
         let per_minute = if health.channel_window_seconds == 0 {
             0.0
         } else {
@@ -421,8 +450,13 @@ fn channels(health: &QueueHealthResponse) -> Vec<Line> {
         reasons.sort();
         let reasons: Vec<String> = reasons.iter().map(|(r, n)| format!("{r}={n}")).collect();
         let rejected: u64 = c.rejections.values().sum();
+        let id = if c.status == ChannelStatus::Suspended as i32 {
+            format!("{} (suspended)", c.channel_id)
+        } else {
+            c.channel_id.clone()
+        };
         table.row(vec![
-            Cell::plain(&c.channel_id),
+            Cell::plain(id),
             Cell::plain(c.submissions.to_string()),
             Cell::plain(format!("{per_minute:.1}")),
             Cell::plain(c.retries.to_string()),
@@ -431,7 +465,8 @@ fn channels(health: &QueueHealthResponse) -> Vec<Line> {
             Cell::plain(reasons.join(" ")),
         ]);
     }
-    table.lines()
+    lines.extend(table.lines());
+    lines
 }
 
 /// The pull connectors: failing ones in red with their last error, the others with where
@@ -827,7 +862,7 @@ mod tests {
                 submissions: 30,
                 retries: 2,
                 rejections: [("invalid".to_owned(), 3), ("conflict".to_owned(), 1)].into(),
-                last_accepted_at: None,
+                ..Default::default()
             }],
             channel_window_seconds: 60,
             connectors: Vec::new(),

@@ -12,6 +12,7 @@ pub mod performance;
 pub mod projection;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::stream::RawMessageErrorKind;
@@ -26,6 +27,7 @@ use minhu_contracts::v1::{
     HotspotsResponse, QueueHealthRequest, QueueHealthResponse, StreamHealth, UnitHealth,
 };
 use minhu_core::bus::Bus;
+use minhu_core::channels::Registry;
 use minhu_core::deadlines::timestamp;
 use minhu_core::metrics;
 use prost::Message;
@@ -51,10 +53,17 @@ pub struct Ops {
     token_digest: [u8; 32],
     /// The configured pull connectors, (id, channel): QueueHealth reports each one's health.
     connectors: std::sync::Arc<[(String, String)]>,
+    /// The channel registry (watched): QueueHealth lists every registered channel.
+    registry: Arc<Registry>,
 }
 
 impl Ops {
-    pub fn new(bus: Bus, unit_names: HashMap<String, String>, token_digest: [u8; 32]) -> Ops {
+    pub fn new(
+        bus: Bus,
+        unit_names: HashMap<String, String>,
+        token_digest: [u8; 32],
+        registry: Arc<Registry>,
+    ) -> Ops {
         Ops {
             bus,
             board: UnitBoard::default(),
@@ -63,6 +72,7 @@ impl Ops {
             unit_names,
             token_digest,
             connectors: std::sync::Arc::new([]),
+            registry,
         }
     }
 
@@ -149,9 +159,25 @@ impl Ops {
         units
     }
 
-    /// The sum of every live gateway's published figures.
+    /// Every registered channel (with its kind and status, traffic or not), with the sum of
+    /// every live gateway's published figures; a channel no longer registered that still has
+    /// figures in the window is listed too.
     async fn channels(&self) -> Result<(Vec<ChannelHealth>, u32), async_nats::Error> {
-        let mut merged: HashMap<String, ChannelHealth> = HashMap::new();
+        let mut merged: HashMap<String, ChannelHealth> = self
+            .registry
+            .all()
+            .into_iter()
+            .map(|c| {
+                let health = ChannelHealth {
+                    channel_id: c.id.to_string(),
+                    kind: c.record.kind,
+                    status: c.record.status,
+                    name: c.record.name.clone(),
+                    ..Default::default()
+                };
+                (health.channel_id.clone(), health)
+            })
+            .collect();
         let mut window = 0;
         let mut keys = self.bus.ops.keys().await?;
         while let Some(key) = keys.next().await {
@@ -171,6 +197,7 @@ impl Ops {
                     });
                 m.submissions += c.submissions;
                 m.retries += c.retries;
+                m.rate_limited += c.rate_limited;
                 for (reason, n) in c.rejections {
                     *m.rejections.entry(reason).or_default() += n;
                 }

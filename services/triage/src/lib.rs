@@ -149,8 +149,9 @@ impl Triage {
     }
 
     /// Classification and route of a petition from `channel_id`, before duplicates are
-    /// considered.
-    pub fn assess(&self, petition: &Petition, channel_id: &str) -> Triaged {
+    /// considered. `channel_area` is the channel's own area as the registry had it when the
+    /// petition was received (empty: the configured one).
+    pub fn assess(&self, petition: &Petition, channel_id: &str, channel_area: &str) -> Triaged {
         let model = self.model();
         let prediction = model.predict(&petition.title, &petition.body);
         let analysis = self.rules.analyse(&petition.title, &petition.body);
@@ -205,10 +206,14 @@ impl Triage {
             decided_by: decided_by.to_owned(),
         };
         let accusation = analysis.xinfang_category == RuleCategory::Accusation;
-        let mut route =
-            self.routing
-                .current()
-                .route(petition, channel_id, &category, request_type, accusation);
+        let mut route = self.routing.current().route(
+            petition,
+            channel_id,
+            channel_area,
+            &category,
+            request_type,
+            accusation,
+        );
         // 诉访分离 and the confidence gate hold the case for a person whatever the catalogue
         // says; the computed place and guard stay on the record for them.
         if route.centre_reason == CentreReason::Unspecified as i32 {
@@ -252,11 +257,13 @@ impl Routing {
     }
 
     /// The route of a classified petition: the petition's code, else its address and text,
-    /// else the channel's own area; an accusation past the guard.
+    /// else the channel's own area (`registry_area` from the channel registry, else the
+    /// configured `channels[].division_code`); an accusation past the guard.
     pub fn route(
         &self,
         petition: &Petition,
         channel_id: &str,
+        registry_area: &str,
         category: &str,
         request_type: RequestType,
         accusation: bool,
@@ -280,7 +287,9 @@ impl Routing {
         let mut channel_area = false;
         if let RouteOutcome::CentreQueue(q) = &outcome
             && q.reason == minhu_route::CentreReason::NoLocation
-            && let Some(code) = self.channel_areas.get(channel_id)
+            && let Some(code) = Some(registry_area)
+                .filter(|a| !a.is_empty())
+                .or_else(|| self.channel_areas.get(channel_id).map(String::as_str))
         {
             input.division_code = code;
             outcome = self.router.route(&input);

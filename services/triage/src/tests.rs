@@ -34,6 +34,7 @@ fn a_township_construction_matter_goes_to_the_township_with_its_explanation() {
             "浦江县黄宅镇某小区",
         ),
         "web-portal",
+        "",
     );
     let classification = triaged.classification.unwrap();
     let route = triaged.route.unwrap();
@@ -58,7 +59,7 @@ fn an_accusation_never_reaches_the_accused_unit_even_when_it_is_the_natural_targ
         "我实名举报黄宅镇人民政府工作人员在违章建筑拆除中收受贿赂，对违建不管不问。",
         "浦江县黄宅镇",
     );
-    let triaged = triage().assess(&accusation, "web-portal");
+    let triaged = triage().assess(&accusation, "web-portal", "");
     let classification = triaged.classification.unwrap();
     let route = triaged.route.unwrap();
     assert_eq!(
@@ -78,7 +79,10 @@ fn an_accusation_never_reaches_the_accused_unit_even_when_it_is_the_natural_targ
         }),
         ..accusation
     };
-    let route = triage().assess(&consenting, "web-portal").route.unwrap();
+    let route = triage()
+        .assess(&consenting, "web-portal", "")
+        .route
+        .unwrap();
     assert!(!route.identity_withheld);
 }
 
@@ -91,6 +95,7 @@ fn a_matter_in_litigation_waits_for_the_centre_with_its_proper_route() {
             "浦江县黄宅镇",
         ),
         "web-portal",
+        "",
     );
     let classification = triaged.classification.unwrap();
     let route = triaged.route.unwrap();
@@ -111,6 +116,7 @@ fn an_emergency_is_dispatched_very_urgent_with_its_hotline() {
             "浦江县仙华街道",
         ),
         "hotline-12345",
+        "",
     );
     let classification = triaged.classification.unwrap();
     assert_eq!(classification.urgency, Urgency::VeryUrgent as i32);
@@ -125,7 +131,7 @@ fn below_the_confidence_gate_the_case_waits_unless_the_channel_chose_a_category(
     settings.classifier.min_confidence = 1.0;
     let triage = Triage::new(&settings).unwrap();
     let mut unsure = petition("请尽快处理", "事情拖了很久，请尽快处理。", "浦江县白马镇");
-    let triaged = triage.assess(&unsure, "web-portal");
+    let triaged = triage.assess(&unsure, "web-portal", "");
     let classification = triaged.classification.unwrap();
     let route = triaged.route.unwrap();
     assert!(classification.below_confidence_gate);
@@ -137,7 +143,7 @@ fn below_the_confidence_gate_the_case_waits_unless_the_channel_chose_a_category(
         category: "卫生计生".into(),
         request_type: RequestType::Help as i32,
     });
-    let triaged = triage.assess(&unsure, "web-portal");
+    let triaged = triage.assess(&unsure, "web-portal", "");
     let classification = triaged.classification.unwrap();
     assert_eq!(classification.category, "卫生计生");
     assert_eq!(classification.decided_by, "channel");
@@ -153,20 +159,26 @@ fn a_petition_naming_no_place_takes_the_channel_area_or_waits_for_the_centre() {
         "公交车班次太少，等车要一个小时，希望增加班次。",
         "",
     );
-    let route = triage().assess(&nowhere, "web-portal").route.unwrap();
+    let route = triage().assess(&nowhere, "web-portal", "").route.unwrap();
     assert_eq!(route.location_source, LocationSource::DefaultArea as i32);
     assert_eq!(route.division_code, "330726");
     assert_eq!(route.lead_unit_id, "pujiang-transport");
 
     let mut settings = Settings::defaults();
     settings.channels[0].division_code = None;
-    let route = Triage::new(&settings)
-        .unwrap()
-        .assess(&nowhere, "web-portal")
-        .route
-        .unwrap();
+    let triage = Triage::new(&settings).unwrap();
+    let route = triage.assess(&nowhere, "web-portal", "").route.unwrap();
     assert_eq!(route.centre_reason, CentreReason::NoLocation as i32);
     assert!(route.lead_unit_id.is_empty());
+
+    // The area the channel registry gave the gateway (a channel created at run time) counts
+    // as the channel's own.
+    let route = triage
+        .assess(&nowhere, "created-at-run-time", "330726")
+        .route
+        .unwrap();
+    assert_eq!(route.location_source, LocationSource::DefaultArea as i32);
+    assert_eq!(route.lead_unit_id, "pujiang-transport");
 }
 
 #[test]

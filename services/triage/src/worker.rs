@@ -463,7 +463,9 @@ impl TriageWorker {
             return Ok((sequence, done, false));
         }
         let petition = record.petition.clone().unwrap_or_default();
-        let mut triaged = self.triage.assess(&petition, &record.channel_id);
+        let mut triaged =
+            self.triage
+                .assess(&petition, &record.channel_id, &record.channel_division_code);
         let facts = Facts {
             petitioner: PetitionerKey::of(&record.petitioner_key),
             division: Division::of(

@@ -2,6 +2,7 @@
 //! baselines it compares against are measured in the same run on the same machine, because
 //! timings here are noisy and only ratios travel.
 
+mod channels;
 mod clock;
 mod e2e;
 mod idempotency;
@@ -11,6 +12,7 @@ mod text;
 
 use std::time::Duration;
 
+pub use channels::ChannelsBench;
 pub use clock::ClockBench;
 pub use e2e::E2eBench;
 pub use idempotency::IdempotencyBench;
