@@ -239,7 +239,7 @@ pub fn describe() {
     );
     describe_counter!(
         CONNECTOR_POLLS,
-        "Polls of a pull connector's source by this process, by outcome (ok, http_status, timeout, connect, bad_response, request, unavailable, internal)."
+        "Polls of a pull connector's source by this process, by outcome (ok, http_status, timeout, connect, bad_response, request, unavailable, internal, suspended)."
     );
     describe_counter!(
         CONNECTOR_ITEMS,
