@@ -241,6 +241,9 @@ enum BenchCommand {
         /// Seconds of load for each measurement.
         #[arg(long, default_value_t = 10)]
         duration: u64,
+        /// Baseline-then-scale pairs; the medians are compared.
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
     },
     /// Submits through the gateway with every role running, then measures a do-nothing tonic
     /// call and raw JetStream publishes of the same payloads. Ends with
@@ -496,6 +499,7 @@ async fn main() -> anyhow::Result<()> {
                     rotations,
                     concurrency,
                     duration,
+                    rounds,
                 },
         } => {
             ChannelsBench {
@@ -504,6 +508,7 @@ async fn main() -> anyhow::Result<()> {
                 rotations,
                 concurrency,
                 duration: std::time::Duration::from_secs(duration),
+                rounds,
             }
             .run()
             .await

@@ -1,7 +1,8 @@
 //! `minhu bench channels`: intake throughput at province scale. The same load runs twice, each
 //! against every role on a fresh NATS: with the configured channels only, then with thousands
 //! of channels registered through ChannelAdmin, the load spread over all of them and tokens
-//! rotated through the admin API while it runs. Ends with
+//! rotated through the admin API while it runs. With `--rounds N` the pair runs N times,
+//! alternating, and the medians are compared (this machine's other load is noisy). Ends with
 //! `baseline_per_s=N scale_per_s=N change_pct=X channels=N rotations=N`.
 
 use std::net::SocketAddr;
@@ -31,43 +32,61 @@ pub struct ChannelsBench {
     pub rotations: usize,
     pub concurrency: usize,
     pub duration: Duration,
+    /// Baseline and scale runs, alternating; the medians are compared.
+    pub rounds: usize,
 }
 
 impl ChannelsBench {
     pub async fn run(self) -> anyhow::Result<()> {
         anyhow::ensure!(self.channels > 0, "--channels must be at least 1");
-        let run_id = time::OffsetDateTime::now_utc().unix_timestamp();
+        anyhow::ensure!(self.rounds > 0, "--rounds must be at least 1");
+        let (mut baselines, mut scales) = (Vec::new(), Vec::new());
+        let (mut failed, mut registered_s, mut rotated) = (0, 0.0, 0);
+        // Baseline and scale alternate, so a change in the machine's other load falls on both.
+        for round in 0..self.rounds {
+            let run_id = time::OffsetDateTime::now_utc().unix_timestamp() * 100 + round as i64;
 
-        let nats = BenchNats::start(self.nats_url.clone()).await?;
-        let app = BenchApp::start(&nats).await?;
-        let baseline_tokens = Arc::new(RwLock::new(vec![BASELINE_TOKEN.to_owned()]));
-        let (baseline, baseline_failed) = self.load(app.addr, baseline_tokens, run_id).await?;
-        app.stop().await?;
-        nats.stop().await;
+            let nats = BenchNats::start(self.nats_url.clone()).await?;
+            let app = BenchApp::start(&nats).await?;
+            let baseline_tokens = Arc::new(RwLock::new(vec![BASELINE_TOKEN.to_owned()]));
+            let (baseline, baseline_failed) = self.load(app.addr, baseline_tokens, run_id).await?;
+            app.stop().await?;
+            nats.stop().await;
 
-        let nats = BenchNats::start(self.nats_url.clone()).await?;
-        let app = BenchApp::start(&nats).await?;
-        let started = Instant::now();
-        let tokens = Arc::new(RwLock::new(self.register(app.addr, run_id).await?));
-        let registered_s = started.elapsed().as_secs_f64();
-        let rotator = tokio::spawn(rotate(
-            app.addr,
-            tokens.clone(),
-            self.rotations,
-            self.duration,
-            run_id,
-        ));
-        let (scale, scale_failed) = self.load(app.addr, tokens, run_id + 1).await?;
-        let rotated = rotator.await??;
-        app.stop().await?;
-        nats.stop().await;
+            let nats = BenchNats::start(self.nats_url.clone()).await?;
+            let app = BenchApp::start(&nats).await?;
+            let started = Instant::now();
+            let tokens = Arc::new(RwLock::new(self.register(app.addr, run_id).await?));
+            registered_s = started.elapsed().as_secs_f64();
+            let rotator = tokio::spawn(rotate(
+                app.addr,
+                tokens.clone(),
+                self.rotations,
+                self.duration,
+                run_id,
+            ));
+            let (scale, scale_failed) = self.load(app.addr, tokens, run_id + 1).await?;
+            rotated = rotator.await??;
+            app.stop().await?;
+            nats.stop().await;
 
-        let baseline_per_s = baseline as f64 / self.duration.as_secs_f64();
-        let scale_per_s = scale as f64 / self.duration.as_secs_f64();
+            let seconds = self.duration.as_secs_f64();
+            baselines.push(baseline as f64 / seconds);
+            scales.push(scale as f64 / seconds);
+            failed += baseline_failed + scale_failed;
+            println!(
+                "round={} baseline_per_s={:.0} scale_per_s={:.0}",
+                round + 1,
+                baselines[round],
+                scales[round]
+            );
+        }
+        let (baseline_per_s, scale_per_s) = (median(&mut baselines), median(&mut scales));
         println!(
-            "concurrency={} duration_s={} registered_s={registered_s:.1} failed_baseline={baseline_failed} failed_scale={scale_failed}",
+            "concurrency={} duration_s={} rounds={} registered_s={registered_s:.1} failed={failed}",
             self.concurrency,
-            self.duration.as_secs()
+            self.duration.as_secs(),
+            self.rounds
         );
         println!(
             "baseline_per_s={baseline_per_s:.0} scale_per_s={scale_per_s:.0} change_pct={:.1} channels={} rotations={rotated}",
@@ -191,6 +210,16 @@ async fn rotate(
         tokens.write().expect("tokens lock")[n] = rotated;
     }
     Ok(rotations)
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
 }
 
 fn channel_id(run_id: i64, n: usize) -> String {
