@@ -33,7 +33,7 @@ from pathlib import Path
 import nats
 import nkeys
 from nats.js import api
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyNotFoundError, NoKeysError
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -248,6 +248,17 @@ class Client:
         await self.nc.close()
 
 
+async def keys_of(bucket):
+    """The bucket's keys. nats-py lists them through a short-lived watcher that, on a loaded
+    machine, can time out before the server's first answer and report no keys: ask again."""
+    for _ in range(10):
+        try:
+            return await bucket.keys()
+        except NoKeysError:
+            await asyncio.sleep(0.3)
+    return []
+
+
 async def retry(what, f, seconds=30):
     deadline = time.time() + seconds
     while True:
@@ -396,7 +407,7 @@ async def scenario(cluster):
         ack_wait=30,
         max_deliver=20,
     )
-    info = await tr.js.add_consumer("MINHU_INTAKE", consumer)
+    info = await retry("add_consumer (tr)", lambda: tr.js.add_consumer("MINHU_INTAKE", consumer))
     check("creates the durable consumer minhu-triage", info.name == "minhu-triage")
     sub = await tr.js.pull_subscribe_bind("minhu-triage", "MINHU_INTAKE")
     msgs = await sub.fetch(1, timeout=5)
@@ -445,11 +456,11 @@ async def scenario(cluster):
         "may not change a channel",
         await ops.request_refused("$KV.minhu_channels.web-portal", b"forged"),
     )
-    follow = await ops.js.pull_subscribe(
+    follow = await retry("pull_subscribe (ops)", lambda: ops.js.pull_subscribe(
         "minhu.case.>",
         stream="MINHU_CASE_EVENTS",
         config=api.ConsumerConfig(ack_policy=api.AckPolicy.NONE, inactive_threshold=30),
-    )
+    ))
     events = await follow.fetch(2, timeout=5)
     check("follows the case events (ephemeral consumer)", len(events) == 2)
     oldest = await ops.js.get_msg("MINHU_CASE_EVENTS", seq=1, next=True, subject="minhu.case.>")
@@ -562,7 +573,7 @@ async def scenario(cluster):
         filter_subject="minhu.dispatch.pujiang-housing.>",
         ack_policy=api.AckPolicy.EXPLICIT,
     )
-    info = await unit.js.add_consumer("MINHU_DISPATCH", own)
+    info = await retry("add_consumer (unit)", lambda: unit.js.add_consumer("MINHU_DISPATCH", own))
     check("creates its durable consumer, filtered to its cases", info.num_pending == 1)
     usub = await unit.js.pull_subscribe_bind("pujiang-housing", "MINHU_DISPATCH")
     got = await usub.fetch(5, timeout=3)
@@ -652,7 +663,7 @@ async def scenario(cluster):
         ack_policy=api.AckPolicy.EXPLICIT,
         deliver_policy=api.DeliverPolicy.ALL,
     )
-    info = await dsp.js.add_consumer("MINHU_CASE_EVENTS", feed)
+    info = await retry("add_consumer (dsp)", lambda: dsp.js.add_consumer("MINHU_CASE_EVENTS", feed))
     check("creates the durable consumer minhu-dispatch-feed", info.name == "minhu-dispatch-feed")
     fsub = await dsp.js.pull_subscribe_bind("minhu-dispatch-feed", "MINHU_CASE_EVENTS")
     events = await fsub.fetch(2, timeout=5)
@@ -675,7 +686,7 @@ async def scenario(cluster):
     await dsp.js.publish(f"minhu.case.{case}.3.signed_for", b"signed for", headers=signed)
     await (await dsp.js.key_value("minhu_cases")).put(case, b"view, signed for")
     check("records a unit's action (case event, case view)", True)
-    listing = await dsp.js.pull_subscribe(
+    listing = await retry("pull_subscribe (dsp)", lambda: dsp.js.pull_subscribe(
         "$KV.minhu_unit_cases.pujiang-transport.*",
         stream="KV_minhu_unit_cases",
         config=api.ConsumerConfig(
@@ -683,14 +694,14 @@ async def scenario(cluster):
             deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
             inactive_threshold=30,
         ),
-    )
+    ))
     listed = await listing.fetch(1, timeout=5)
     check("lists a unit's cases (ordered consumer on its index)", listed[0].data == b"3")
-    following = await dsp.js.pull_subscribe(
+    following = await retry("the unit's feed consumer", lambda: dsp.js.pull_subscribe(
         "minhu.dispatch.pujiang-transport.>",
         stream="MINHU_DISPATCH",
         config=api.ConsumerConfig(ack_policy=api.AckPolicy.NONE, inactive_threshold=30),
-    )
+    ))
     fed = await following.fetch(1, timeout=5)
     check("streams a unit's feed (Subscribe)", fed[0].data == b"for transport")
     hook = api.ConsumerConfig(
@@ -700,7 +711,7 @@ async def scenario(cluster):
         ack_policy=api.AckPolicy.EXPLICIT,
         max_ack_pending=1,
     )
-    await dsp.js.add_consumer("MINHU_DISPATCH", hook)
+    await retry("the webhook consumer", lambda: dsp.js.add_consumer("MINHU_DISPATCH", hook))
     hsub = await dsp.js.pull_subscribe_bind("minhu-webhook-pujiang-transport", "MINHU_DISPATCH")
     pushed = await hsub.fetch(1, timeout=5)
     await pushed[0].ack_sync()
@@ -711,7 +722,7 @@ async def scenario(cluster):
         f"minhu.dead.webhook.pujiang-transport.{case}.2", b"never accepted", headers=first_write
     )
     check("records delivery states and dead letters", dead.stream == "MINHU_DEAD_LETTER")
-    deliveries = await dsp.js.pull_subscribe(
+    deliveries = await retry("pull_subscribe (dsp)", lambda: dsp.js.pull_subscribe(
         f"$KV.minhu_webhook_deliveries.{case}.>",
         stream="KV_minhu_webhook_deliveries",
         config=api.ConsumerConfig(
@@ -719,7 +730,7 @@ async def scenario(cluster):
             deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
             inactive_threshold=30,
         ),
-    )
+    ))
     listed = await deliveries.fetch(1, timeout=5)
     check("lists a case's deliveries (ListDeliveries)", listed[0].data == b"delivered")
     stored = await dsp.js.get_msg("MINHU_INTAKE", seq=1)
@@ -743,7 +754,7 @@ async def scenario(cluster):
         ack_policy=api.AckPolicy.EXPLICIT,
         deliver_policy=api.DeliverPolicy.ALL,
     )
-    info = await clk.js.add_consumer("MINHU_CASE_EVENTS", cases_consumer)
+    info = await retry("add_consumer (clk)", lambda: clk.js.add_consumer("MINHU_CASE_EVENTS", cases_consumer))
     check("creates the durable consumer minhu-clock-cases", info.name == "minhu-clock-cases")
     csub = await clk.js.pull_subscribe_bind("minhu-clock-cases", "MINHU_CASE_EVENTS")
     changed = await csub.fetch(3, timeout=5)
@@ -757,7 +768,7 @@ async def scenario(cluster):
         ack_policy=api.AckPolicy.EXPLICIT,
         deliver_policy=api.DeliverPolicy.ALL,
     )
-    info = await clk.js.add_consumer("MINHU_TIMERS", timer_consumer)
+    info = await retry("add_consumer (clk)", lambda: clk.js.add_consumer("MINHU_TIMERS", timer_consumer))
     check(
         "creates the durable consumer minhu-clock-timers on the fired timers",
         info.name == "minhu-clock-timers",
@@ -839,7 +850,7 @@ async def scenario(cluster):
     entry = await sessions.get(session)
     registered = await sessions.update(session, b"registered", last=entry.revision)
     check("triage registers to it (compare-and-set)", registered > entry.revision)
-    check("triage lists the sessions (next-session offer)", session in await sessions.keys())
+    check("triage lists the sessions (next-session offer)", session in await keys_of(sessions))
     subject = f"minhu.reception.announce.{session}.1"
     ack = await dsp.js.publish(subject, b"announcement", headers={
         "Nats-Expected-Last-Subject-Sequence": "0"})
@@ -853,7 +864,7 @@ async def scenario(cluster):
         ack_policy=api.AckPolicy.EXPLICIT,
         deliver_policy=api.DeliverPolicy.ALL,
     )
-    info = await dsp.js.add_consumer("MINHU_TIMERS", reception_timers)
+    info = await retry("add_consumer (dsp)", lambda: dsp.js.add_consumer("MINHU_TIMERS", reception_timers))
     check("dispatch creates minhu-reception-timers on the session firings",
           info.name == "minhu-reception-timers")
     await dsp.js.publish(f"minhu.timer.reception.set.{session}", b"timer",
@@ -895,7 +906,7 @@ async def scenario(cluster):
         check("may create every stream and bucket", not every.violations)
     except Exception as e:
         check("may create every stream and bucket", False, repr(e))
-    replay = await every.js.pull_subscribe(
+    replay = await retry("pull_subscribe (every)", lambda: every.js.pull_subscribe(
         "minhu.intake.>",
         stream="MINHU_INTAKE",
         config=api.ConsumerConfig(
@@ -904,7 +915,7 @@ async def scenario(cluster):
             opt_start_time=datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc),
             inactive_threshold=30,
         ),
-    )
+    ))
     past = await replay.fetch(1, timeout=5)
     check("reads the intake from a start time (minhu replay)", past[0].data == b"petition 1")
     check(
