@@ -529,8 +529,6 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen for {what} on {addr}"))
 }
 
-/// One gRPC server for the services of this process, with health and reflection. Health
-/// follows the NATS connection: a role that cannot reach the bus is NOT_SERVING.
 /// Spawns the future `build` makes. Built in this function's own frame, which ends before the
 /// next role is built: the role futures are large, and a frame holding them all would not fit
 /// a test thread's stack in debug builds.
@@ -553,6 +551,8 @@ struct Services {
     reception: Option<ReceptionApi>,
 }
 
+/// One gRPC server for the services of this process, with health and reflection. Health
+/// follows the NATS connection: a role that cannot reach the bus is NOT_SERVING.
 async fn serve_grpc(
     listener: TcpListener,
     tls: Option<Tls>,
