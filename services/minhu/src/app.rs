@@ -250,37 +250,18 @@ impl App {
             )),
             _ => None,
         };
+        // This process among the instances that report channel figures and hold leases.
+        let instance = format!(
+            "{}-{}",
+            std::process::id(),
+            bus.client.server_info().client_id
+        );
         if let Some(gateway) = &gateway {
-            let instance = format!(
-                "{}-{}",
-                std::process::id(),
-                bus.client.server_info().client_id
-            );
-            let (bus, stats, stop) = (bus.clone(), gateway.stats(), stop.clone());
-            spawn_built(&mut tasks, move || {
-                async move {
-                    let shutdown = stop.cancelled_owned();
-                    minhu_gateway::publish_stats(
-                        bus,
-                        instance,
-                        stats,
-                        GATEWAY_STATS_INTERVAL,
-                        shutdown,
-                    )
-                    .await;
-                    ("gateway", Ok(()))
-                }
-                .instrument(tracing::info_span!("role", name = "gateway"))
-            });
+            spawn_channel_stats(&mut tasks, "gateway", &bus, &instance, gateway, stop);
         }
 
         if roles.contains(&Role::Connector) {
             let registry = registry.clone().expect("loaded for the connector role");
-            let instance = format!(
-                "{}-{}",
-                std::process::id(),
-                bus.client.server_info().client_id
-            );
             // The same intake as Submit: the gateway's of this process (its rate limits and
             // channel figures), or one of the connector's own, whose channel figures it then
             // publishes for QueueHealth as a gateway would.
@@ -288,23 +269,7 @@ impl App {
                 Some(gateway) => gateway.intake(),
                 None => {
                     let own = Gateway::new(&settings, bus.clone(), registry.clone());
-                    let (bus, stats, stop) = (bus.clone(), own.stats(), stop.clone());
-                    let instance = instance.clone();
-                    spawn_built(&mut tasks, move || {
-                        async move {
-                            let shutdown = stop.cancelled_owned();
-                            minhu_gateway::publish_stats(
-                                bus,
-                                instance,
-                                stats,
-                                GATEWAY_STATS_INTERVAL,
-                                shutdown,
-                            )
-                            .await;
-                            ("connector", Ok(()))
-                        }
-                        .instrument(tracing::info_span!("role", name = "connector"))
-                    });
+                    spawn_channel_stats(&mut tasks, "connector", &bus, &instance, &own, stop);
                     own.intake()
                 }
             };
@@ -540,6 +505,33 @@ fn spawn_built<F>(
     F: Future<Output = (&'static str, anyhow::Result<()>)> + Send + 'static,
 {
     tasks.spawn(build());
+}
+
+/// Publishes the channel figures of `gateway` for QueueHealth every few seconds, as a task of
+/// `role`, until stopped.
+fn spawn_channel_stats(
+    tasks: &mut JoinSet<(&'static str, anyhow::Result<()>)>,
+    role: &'static str,
+    bus: &Bus,
+    instance: &str,
+    gateway: &Gateway,
+    stop: &CancellationToken,
+) {
+    let (bus, instance, stats, stop) = (
+        bus.clone(),
+        instance.to_owned(),
+        gateway.stats(),
+        stop.clone(),
+    );
+    spawn_built(tasks, move || {
+        async move {
+            let shutdown = stop.cancelled_owned();
+            minhu_gateway::publish_stats(bus, instance, stats, GATEWAY_STATS_INTERVAL, shutdown)
+                .await;
+            (role, Ok(()))
+        }
+        .instrument(tracing::info_span!("role", name = role))
+    });
 }
 
 /// The gRPC services of the roles this process runs.

@@ -73,18 +73,16 @@ impl NearIndex {
             let bands: Vec<Band> = keys
                 .into_iter()
                 .zip(&subjects)
-                .map(|(key, subject)| match entries.remove(subject) {
-                    Some(entry) => Band {
+                .map(|(key, subject)| {
+                    let entry = entries.remove(subject);
+                    Band {
                         key,
-                        ids: serde_json::from_slice::<Vec<String>>(&entry.payload)
+                        ids: entry
+                            .as_ref()
+                            .and_then(|e| serde_json::from_slice(&e.payload).ok())
                             .unwrap_or_default(),
-                        revision: Some(entry.sequence),
-                    },
-                    None => Band {
-                        key,
-                        ids: Vec::new(),
-                        revision: None,
-                    },
+                        revision: entry.map(|e| e.sequence),
+                    }
                 })
                 .collect();
             let seen: BTreeSet<String> = bands
