@@ -239,3 +239,45 @@ async fn a_whole_cluster_restart_loses_nothing() {
     audit(&app, submitted, &receipts).await;
     app.stop().await.unwrap();
 }
+
+/// minhu and its NATS cluster are often started together. With two of three nodes up, the
+/// third not yet, 3-replica streams cannot be placed; minhu waits for the third node rather
+/// than exiting, and serves once it is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minhu_started_before_its_cluster_is_complete_waits_for_it() {
+    let mut cluster = tokio::task::spawn_blocking(|| NatsCluster::start_partly(3, 2))
+        .await
+        .unwrap();
+    let urls = cluster.urls();
+    let starting = tokio::spawn(async move {
+        let client = minhu_core::bus::connect(&urls, "early-start")
+            .await
+            .unwrap();
+        minhu_core::bus::Bus::provision(client, 3, Duration::from_secs(5))
+            .await
+            .map(drop)
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    if starting.is_finished() {
+        panic!(
+            "provisioning 3 replicas on 2 nodes should wait, it ended: {:?}",
+            starting.await
+        );
+    }
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.node(2).restart();
+        cluster.wait_ready();
+        cluster
+    })
+    .await
+    .unwrap();
+    starting
+        .await
+        .unwrap()
+        .expect("provisioned once the third node is up");
+    let app = cluster_app(&cluster).await;
+    let load = start_load(&app, "early", 0);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (submitted, receipts) = load.finish().await;
+    audit(&app, submitted, &receipts).await;
+}

@@ -428,6 +428,8 @@ pub struct ClusterNode {
     name: String,
     client_port: u16,
     cluster_port: u16,
+    /// HTTP monitoring port (`/jsz`), to see the metadata group's peers.
+    monitor_port: u16,
     child: Option<Child>,
     /// Length of the (appended) log file when the current process started.
     log_start: u64,
@@ -442,10 +444,17 @@ impl NatsCluster {
     ///
     /// Starts over with new ports if a node finds one of its ports taken.
     pub fn start(n: usize) -> NatsCluster {
+        Self::start_partly(n, n)
+    }
+
+    /// A cluster of `n` nodes of which only the first `running` are started, as when a
+    /// cluster's nodes come up one after another; [`ClusterNode::restart`] starts the others.
+    pub fn start_partly(n: usize, running: usize) -> NatsCluster {
         assert!(n >= 1, "a cluster needs at least one node");
+        assert!(running <= n, "cannot run more nodes than the cluster has");
         let mut attempt = 1;
         loop {
-            match Self::try_start(n) {
+            match Self::try_start(n, running) {
                 Ok(cluster) => return cluster,
                 Err(report)
                     if attempt < CLUSTER_START_ATTEMPTS
@@ -458,7 +467,7 @@ impl NatsCluster {
         }
     }
 
-    fn try_start(n: usize) -> Result<NatsCluster, String> {
+    fn try_start(n: usize, running: usize) -> Result<NatsCluster, String> {
         // Clusters started at the same time by parallel tests could otherwise route into each
         // other through a recycled port: routes between different cluster names are refused.
         static CLUSTERS: AtomicUsize = AtomicUsize::new(0);
@@ -467,8 +476,9 @@ impl NatsCluster {
             std::process::id(),
             CLUSTERS.fetch_add(1, Ordering::Relaxed)
         );
-        let ports = free_ports(2 * n);
-        let (client_ports, cluster_ports) = ports.split_at(n);
+        let ports = free_ports(3 * n);
+        let (client_ports, rest) = ports.split_at(n);
+        let (cluster_ports, monitor_ports) = rest.split_at(n);
         let mut cluster = NatsCluster {
             nodes: Vec::with_capacity(n),
         };
@@ -487,11 +497,13 @@ impl NatsCluster {
             let config = format!(
                 "server_name: {name}\n\
                  listen: 127.0.0.1:{client}\n\
+                 http: 127.0.0.1:{monitor}\n\
                  jetstream {{\n  store_dir: \"{store}\"\n}}\n\
                  cluster {{\n  name: \"{cluster_name}\"\n  listen: 127.0.0.1:{cluster}\n  \
                  routes: [{routes}]\n}}\n",
                 client = client_ports[i],
                 cluster = cluster_ports[i],
+                monitor = monitor_ports[i],
                 store = dir.path().join("store").display(),
                 routes = routes.join(", "),
             );
@@ -502,14 +514,17 @@ impl NatsCluster {
                 name,
                 client_port: client_ports[i],
                 cluster_port: cluster_ports[i],
+                monitor_port: monitor_ports[i],
                 child: None,
                 log_start: 0,
                 dir,
             };
-            node.spawn();
+            if i < running {
+                node.spawn();
+            }
             cluster.nodes.push(node);
         }
-        for node in &mut cluster.nodes {
+        for node in cluster.nodes.iter_mut().filter(|node| node.child.is_some()) {
             try_wait_accepting(node.client_port, node.child.as_mut(), node.dir.path())?;
         }
         cluster.poll_ready()?;
@@ -535,7 +550,10 @@ impl NatsCluster {
     }
 
     /// Waits until every running node answers a JetStream API request without an error, which
-    /// needs an elected metadata leader. Panics after 30 s or as soon as a node logs a fatal error.
+    /// needs an elected metadata leader, and the leader counts every running node a current
+    /// peer: until then a stream with as many replicas as running nodes cannot be placed
+    /// ("no suitable peers for placement"). Panics after 30 s or as soon as a node logs a
+    /// fatal error.
     pub fn wait_ready(&self) {
         if let Err(report) = self.poll_ready() {
             panic!("{report}");
@@ -560,14 +578,27 @@ impl NatsCluster {
             let pending: Vec<&ClusterNode> = running
                 .filter(|node| !jetstream_api_ready(node.client_port))
                 .collect();
-            if pending.is_empty() {
+            if pending.is_empty() && self.meta_group_complete() {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                let report: String = pending
-                    .iter()
-                    .map(|node| format!("node {}:\n{}", node.name, diagnostics(node.dir.path())))
-                    .collect();
+                let report: String = if pending.is_empty() {
+                    self.nodes
+                        .iter()
+                        .filter(|node| node.child.is_some())
+                        .map(|node| {
+                            let view = http_get(node.monitor_port, "/jsz").unwrap_or_default();
+                            format!("node {} /jsz: {view}\n", node.name)
+                        })
+                        .collect()
+                } else {
+                    pending
+                        .iter()
+                        .map(|node| {
+                            format!("node {}:\n{}", node.name, diagnostics(node.dir.path()))
+                        })
+                        .collect()
+                };
                 return Err(format!(
                     "JetStream cluster not ready within {CLUSTER_READY_TIMEOUT:?}\n{report}"
                 ));
@@ -575,6 +606,79 @@ impl NatsCluster {
             sleep(Duration::from_millis(100));
         }
     }
+}
+
+impl NatsCluster {
+    /// Whether the metadata leader is running and sees every other running node as current.
+    fn meta_group_complete(&self) -> bool {
+        let running: Vec<&ClusterNode> = self
+            .nodes
+            .iter()
+            .filter(|node| node.child.is_some())
+            .collect();
+        let Some(leader_name) = running
+            .iter()
+            .find_map(|node| meta_group(node.monitor_port).map(|view| view.leader))
+            .filter(|name| !name.is_empty())
+        else {
+            return false;
+        };
+        let Some(leader) = running.iter().find(|node| node.name == leader_name) else {
+            return false;
+        };
+        let Some(view) = meta_group(leader.monitor_port) else {
+            return false;
+        };
+        view.leader == leader.name
+            && running
+                .iter()
+                .filter(|node| node.name != leader.name)
+                .all(|node| view.current_peers.contains(&node.name))
+    }
+}
+
+/// The JetStream metadata group as one node sees it.
+struct MetaGroupView {
+    leader: String,
+    /// Peers this node counts current; complete only on the leader.
+    current_peers: Vec<String>,
+}
+
+fn meta_group(monitor_port: u16) -> Option<MetaGroupView> {
+    let body = http_get(monitor_port, "/jsz")?;
+    let jsz: serde_json::Value = serde_json::from_str(&body).ok()?;
+    let meta = jsz.get("meta_cluster")?;
+    let current_peers = meta
+        .get("replicas")
+        .and_then(serde_json::Value::as_array)
+        .map(|peers| {
+            peers
+                .iter()
+                .filter(|peer| peer.get("current") == Some(&serde_json::Value::Bool(true)))
+                .filter_map(|peer| peer.get("name")?.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(MetaGroupView {
+        leader: meta.get("leader")?.as_str()?.to_owned(),
+        current_peers,
+    })
+}
+
+/// Body of a plain HTTP/1.0 GET on loopback, or None on any failure.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    let timeout = Some(Duration::from_secs(2));
+    stream.set_read_timeout(timeout).ok()?;
+    stream.set_write_timeout(timeout).ok()?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    (head.split(' ').nth(1) == Some("200")).then(|| body.to_owned())
 }
 
 impl ClusterNode {

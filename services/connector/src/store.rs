@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::kv;
+use bytes::Bytes;
 use minhu_contracts::bus;
 use minhu_contracts::v1::{ConnectorCursor, ConnectorHealth, ConnectorLease};
 use minhu_core::deadlines::timestamp;
@@ -11,6 +12,9 @@ use time::OffsetDateTime;
 
 use crate::lease::{self, Step};
 use crate::paging::Position;
+
+/// Header with which KV marks a deleted or purged key.
+const KV_OPERATION: &str = "KV-Operation";
 
 /// What an attempt to take the lease came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +46,7 @@ impl Store {
 
     /// Where the next poll starts, if a poll ever finished a page.
     pub async fn cursor(&self) -> Result<Option<Position>, async_nats::Error> {
-        let Some(bytes) = self.kv.get(&self.cursor_key).await? else {
+        let Some((bytes, _)) = self.read_at_leader(&self.cursor_key).await? else {
             return Ok(None);
         };
         let stored = ConnectorCursor::decode(bytes)?;
@@ -81,11 +85,9 @@ impl Store {
     /// Takes the lease for `me` for `ttl` if it is free, expired or already `me`'s.
     pub async fn acquire(&self, me: &str, ttl: Duration) -> Result<Acquired, async_nats::Error> {
         let now = OffsetDateTime::now_utc();
-        let stored = match self.kv.entry(&self.lease_key).await? {
-            Some(entry) if entry.operation == kv::Operation::Put => {
-                Some((ConnectorLease::decode(entry.value)?, entry.revision))
-            }
-            _ => None,
+        let stored = match self.read_at_leader(&self.lease_key).await? {
+            Some((bytes, revision)) => Some((ConnectorLease::decode(bytes)?, revision)),
+            None => None,
         };
         let ours = lease::held_by(me, now, ttl).encode_to_vec();
         let written = match lease::step(stored.as_ref().map(|(l, r)| (l, *r)), me, now) {
@@ -120,6 +122,30 @@ impl Store {
         self.write(lease::released(me).encode_to_vec(), revision)
             .await
             .map(drop)
+    }
+
+    /// The value and revision of `key` as the bucket's stream leader has it; `None` when absent
+    /// or deleted. The lease and the cursor are read here, not from any replica: a replica can
+    /// lag a write just made, so an instance would see a released lease still held, or a new
+    /// holder start from a cursor an earlier one already moved past.
+    async fn read_at_leader(&self, key: &str) -> Result<Option<(Bytes, u64)>, async_nats::Error> {
+        use async_nats::jetstream::stream::LastRawMessageErrorKind;
+        let subject = format!("{}{key}", self.kv.prefix);
+        let message = match self
+            .kv
+            .stream
+            .get_last_raw_message_by_subject(&subject)
+            .await
+        {
+            Ok(message) => message,
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let removed = message
+            .headers
+            .get(KV_OPERATION)
+            .is_some_and(|operation| matches!(operation.as_str(), "DEL" | "PURGE"));
+        Ok((!removed).then_some((message.payload, message.sequence)))
     }
 
     /// Writes the lease over `revision`; `None` when someone else wrote since.

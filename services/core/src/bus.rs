@@ -8,8 +8,9 @@
 //! holds the clock's and the reception sessions' message schedules (nats-server 2.12 and later)
 //! and forgets each fired timer once it is handled.
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, kv, stream};
 use async_nats::{Client, ConnectOptions};
@@ -136,6 +137,7 @@ impl Bus {
         let js = jetstream::ContextBuilder::new()
             .timeout(request_timeout)
             .build(client.clone());
+        let deadline = Instant::now() + PROVISION_PATIENCE;
         let archive =
             |name: &'static str, subjects: &'static str, description: &str| stream::Config {
                 name: name.to_owned(),
@@ -152,7 +154,7 @@ impl Bus {
             let js = js.clone();
             async move {
                 let name = config.name.clone();
-                js.get_or_create_stream(config)
+                patiently(&name, deadline, || js.get_or_create_stream(config.clone()))
                     .await
                     .map_err(|e| BusError::Stream {
                         name,
@@ -210,7 +212,7 @@ impl Bus {
                     return Ok(store);
                 }
                 // Another process may have created it in between: open it rather than fail.
-                match js.create_key_value(config).await {
+                match patiently(&name, deadline, || js.create_key_value(config.clone())).await {
                     Ok(store) => Ok(store),
                     Err(create) => js.get_key_value(&name).await.map_err(|_| BusError::Bucket {
                         name,
@@ -299,6 +301,74 @@ impl Bus {
             channels,
         })))
     }
+}
+
+/// How long provisioning waits out a cluster that is still forming or electing: minhu and its
+/// NATS cluster are often started together (a Kubernetes rollout, a whole-site restart).
+const PROVISION_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Runs `attempt` until it succeeds, fails for good, or `deadline` passes, pausing between
+/// attempts that failed only because the cluster is not ready yet.
+async fn patiently<T, E, Attempt, Fut>(
+    what: &str,
+    deadline: Instant,
+    mut attempt: Attempt,
+) -> Result<T, E>
+where
+    Attempt: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::error::Error + 'static,
+{
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match attempt().await {
+            Err(e) if cluster_not_ready(&e) && Instant::now() + pause < deadline => {
+                tracing::warn!(%what, error = %e, "JetStream cannot place it yet; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Whether `error` says the cluster is not ready yet rather than that the request is wrong: no
+/// metadata leader or not enough current peers for the replicas asked for (the moments after
+/// a cluster starts or loses a node), or no answer in time.
+fn cluster_not_ready(error: &(dyn std::error::Error + 'static)) -> bool {
+    use async_nats::jetstream::ErrorCode;
+    use async_nats::jetstream::context::{
+        CreateKeyValueError, CreateKeyValueErrorKind, CreateStreamError, CreateStreamErrorKind,
+    };
+    const NOT_READY: [ErrorCode; 5] = [
+        ErrorCode::CLUSTER_INCOMPLETE,
+        ErrorCode::CLUSTER_NO_PEERS,
+        ErrorCode::CLUSTER_NOT_ACTIVE,
+        ErrorCode::CLUSTER_NOT_AVAILABLE,
+        ErrorCode::CLUSTER_NOT_LEADER,
+    ];
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if let Some(e) = e.downcast_ref::<async_nats::jetstream::Error>() {
+            return NOT_READY.contains(&e.error_code());
+        }
+        if let Some(e) = e.downcast_ref::<CreateStreamError>() {
+            match e.kind() {
+                CreateStreamErrorKind::TimedOut | CreateStreamErrorKind::JetStreamUnavailable => {
+                    return true;
+                }
+                CreateStreamErrorKind::JetStream(e) => return NOT_READY.contains(&e.error_code()),
+                _ => {}
+            }
+        }
+        if let Some(e) = e.downcast_ref::<CreateKeyValueError>()
+            && e.kind() == CreateKeyValueErrorKind::TimedOut
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Whether a publish failed its expected-last-sequence check: someone else wrote first. A
