@@ -422,8 +422,15 @@ async def scenario(cluster):
     back = await tr.js.get_msg("MINHU_DISPATCH", subject=f"minhu.dispatch.pujiang-housing.{case}.2")
     check("reads a dispatch back", back.data == b"for housing")
     await (await tr.js.key_value("minhu_cases")).create(case, b"view")
-    await (await tr.js.key_value("minhu_dedup")).create("digest-1", case.encode())
-    check("writes the case view and the dedup index", True)
+    await (await tr.js.key_value("minhu_dedup")).create(f"doc.{case}", case.encode())
+    check("writes the case view and the dedup journal", True)
+    journal = await retry("pull_subscribe (tr)", lambda: tr.js.pull_subscribe(
+        "$KV.minhu_dedup.>",
+        stream="KV_minhu_dedup",
+        config=api.ConsumerConfig(ack_policy=api.AckPolicy.NONE, inactive_threshold=30),
+    ))
+    entries = await journal.fetch(1, timeout=5)
+    check("follows the dedup journal (ephemeral consumer)", entries[0].data == case.encode())
     await msgs[0].ack_sync()
     check("acknowledges (double ack)", True)
     check(

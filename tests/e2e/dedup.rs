@@ -1,6 +1,6 @@
 //! One matter, one case: near-duplicates from many people merge into one lead case, a growing
-//! cluster raises a hotspot, a wrong merge is split out again, and racing triage instances never
-//! both create an original.
+//! cluster raises a hotspot, a wrong merge is split out again, racing triage instances never
+//! both create an original, and an instance started later knows every earlier matter.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -190,6 +190,42 @@ async fn racing_triage_instances_never_both_create_an_original() {
     assert_eq!(leads.len(), pairs.len());
     one.stop().await.unwrap();
     two.stop().await.unwrap();
+    gateway.stop().await.unwrap();
+}
+
+/// Every triage instance reads the whole journal of decided petitions before it decides: one
+/// started after a restart, with nothing in memory, still merges a retelling of a matter an
+/// earlier instance decided, and does so across many unrelated petitions in between.
+#[tokio::test]
+async fn a_triage_instance_started_later_knows_every_earlier_matter() {
+    let server = NatsServer::start();
+    let gateway = spawn_app_with(&server.url(), &[Role::Gateway], |_| {}).await;
+    let first = spawn_app_with(&server.url(), &[Role::Triage], |_| {}).await;
+    let original = gateway
+        .submit(WEB_TOKEN, petition("journal-original"))
+        .await
+        .unwrap();
+    for n in 0..30 {
+        let mut other = petition(&format!("journal-other-{n}"));
+        other.title = format!("违章搭建{n}号楼");
+        other.body = format!("黄宅镇第{n}栋楼违章搭建：{}", distinct_body(n));
+        other.petitioner.as_mut().unwrap().phone = format!("1390000{n:04}");
+        other.petitioner.as_mut().unwrap().id_number = String::new();
+        let receipt = gateway.submit(WEB_TOKEN, other).await.unwrap();
+        gateway.wait_for_case(&receipt.tracking_number).await;
+    }
+    gateway.wait_for_case(&original.tracking_number).await;
+    first.stop().await.unwrap();
+
+    let second = spawn_app_with(&server.url(), &[Role::Triage], |_| {}).await;
+    let retelling = gateway
+        .submit(HOTLINE_TOKEN, retold("journal-retold", "13912345678"))
+        .await
+        .unwrap();
+    wait_for_status(&gateway, &retelling.tracking_number, CaseStatus::Merged).await;
+    let view = gateway.wait_for_case(&retelling.tracking_number).await;
+    assert_eq!(view.cluster_lead, original.tracking_number);
+    second.stop().await.unwrap();
     gateway.stop().await.unwrap();
 }
 

@@ -2,7 +2,6 @@
 //! gRPC like a channel and through NATS like a unit system. One binary, one link step.
 
 mod auth;
-mod bus;
 mod channels;
 mod clock;
 mod cluster;

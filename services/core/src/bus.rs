@@ -227,8 +227,12 @@ impl Bus {
             5,
         ))
         .await?;
-        let dedup =
-            ensure_bucket(bucket(bus::DEDUP_BUCKET, "minhu: exact-duplicate index", 1)).await?;
+        let dedup = ensure_bucket(bucket(
+            bus::DEDUP_BUCKET,
+            "minhu: the near-duplicate journal, one entry per decided petition",
+            1,
+        ))
+        .await?;
         let ops = ensure_bucket(kv::Config {
             // Figures of a gateway that stopped reporting vanish on their own.
             max_age: Duration::from_secs(60),
@@ -410,112 +414,4 @@ pub async fn write_once(
 /// The subject a KV entry of `key` is stored on.
 pub fn kv_subject(store: &kv::Store, key: &str) -> String {
     format!("{}{key}", store.prefix)
-}
-
-/// The last message on a subject, as a batched direct get returns it.
-#[derive(Debug, Clone)]
-pub struct LastMessage {
-    pub sequence: u64,
-    pub payload: bytes::Bytes,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum BatchGetError {
-    #[error("batched direct get on {stream}: {source}")]
-    Request {
-        stream: String,
-        #[source]
-        source: async_nats::Error,
-    },
-    #[error("batched direct get on {stream}: no answer within {timeout:?}")]
-    TimedOut { stream: String, timeout: Duration },
-    #[error("batched direct get on {stream}: {status} {description}")]
-    Refused {
-        stream: String,
-        status: u16,
-        description: String,
-    },
-}
-
-/// The last message of each of `subjects` in `stream` (those that have one), in one request:
-/// a batched direct get (`multi_last`, nats-server 2.11 and later, a stream with `allow_direct`,
-/// as every KV bucket has). Twenty KV reads were twenty requests and twenty answers, most of
-/// them "not found"; this is one request, and one answer per subject that exists plus an
-/// end-of-batch marker.
-pub async fn last_messages(
-    client: &Client,
-    stream: &str,
-    subjects: &[String],
-    timeout: Duration,
-) -> Result<std::collections::HashMap<String, LastMessage>, BatchGetError> {
-    use futures::StreamExt;
-
-    let mut found = std::collections::HashMap::with_capacity(subjects.len());
-    if subjects.is_empty() {
-        return Ok(found);
-    }
-    let request_error = |source: async_nats::Error| BatchGetError::Request {
-        stream: stream.to_owned(),
-        source,
-    };
-    let inbox = client.new_inbox();
-    let mut answers = client
-        .subscribe(inbox.clone())
-        .await
-        .map_err(|e| request_error(e.into()))?;
-    let request = serde_json::json!({ "multi_last": subjects, "batch": subjects.len() });
-    client
-        .publish_with_reply(
-            format!("$JS.API.DIRECT.GET.{stream}"),
-            inbox,
-            request.to_string().into(),
-        )
-        .await
-        .map_err(|e| request_error(e.into()))?;
-    let collect = async {
-        while let Some(message) = answers.next().await {
-            match message.status.map(|s| s.as_u16()) {
-                None => {
-                    let header = |name: &str| {
-                        message
-                            .headers
-                            .as_ref()
-                            .and_then(|h| h.get(name))
-                            .map(|v| v.as_str().to_owned())
-                    };
-                    let (Some(subject), Some(sequence)) = (
-                        header("Nats-Subject"),
-                        header("Nats-Sequence").and_then(|s| s.parse().ok()),
-                    ) else {
-                        continue;
-                    };
-                    found.insert(
-                        subject,
-                        LastMessage {
-                            sequence,
-                            payload: message.payload,
-                        },
-                    );
-                }
-                // 204: end of the batch; 404: none of the subjects has a message.
-                Some(204) | Some(404) => return Ok(()),
-                Some(status) => {
-                    return Err(BatchGetError::Refused {
-                        stream: stream.to_owned(),
-                        status,
-                        description: message.description.unwrap_or_default(),
-                    });
-                }
-            }
-        }
-        Err(request_error("the answer subscription ended".into()))
-    };
-    match tokio::time::timeout(timeout, collect).await {
-        Ok(Ok(())) => Ok(found),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(BatchGetError::TimedOut {
-            stream: stream.to_owned(),
-            timeout,
-        }),
-    }
 }

@@ -64,11 +64,25 @@ impl<S: BandStore> Index<S> {
     ///    buckets hold only the latest members, and the petitioner's own may not be among them.
     /// 4. [`decide`] applies petitioner, place and time.
     pub fn lookup(&self, sketch: &Sketch, facts: &Facts) -> Decision<DocId> {
+        let candidates = self.candidates(sketch, facts, DocId::MAX);
+        decide(facts, &candidates, &self.policy)
+    }
+
+    /// Steps 1 to 3 of [`Index::lookup`], among the documents numbered below `before`: what
+    /// the index knew when a petition indexed as `before` was first decided, so deciding it
+    /// again comes to the same candidates.
+    pub fn candidates(
+        &self,
+        sketch: &Sketch,
+        facts: &Facts,
+        before: DocId,
+    ) -> Vec<Candidate<DocId>> {
+        let before = before.min(DocId::try_from(self.len()).unwrap_or(DocId::MAX));
         let mut candidates: Vec<Candidate<DocId>> = self
             .probe(sketch)
             .into_iter()
             // A store shared with other indexes may know documents this one has not seen.
-            .filter(|&id| (id as usize) < self.len())
+            .filter(|&id| id < before)
             .filter_map(|id| {
                 let similarity = self.similarity(&sketch.fingerprint, id);
                 let shorter = sketch
@@ -90,7 +104,7 @@ impl<S: BandStore> Index<S> {
                 for &id in &linked {
                     // Keys are truncated in the store: the link must really be this
                     // petitioner's, in this matter.
-                    let own = (id as usize) < self.len()
+                    let own = id < before
                         && self.docs.facts[id as usize].petitioner == facts.petitioner
                         && self.docs.leads[id as usize] == lead
                         && !candidates.iter().any(|c| c.id == id);
@@ -103,7 +117,7 @@ impl<S: BandStore> Index<S> {
                 }
             }
         }
-        decide(facts, &candidates, &self.policy)
+        candidates
     }
 
     /// How many documents a lookup of `sketch` verifies: how crowded its band keys are.
@@ -124,12 +138,24 @@ impl<S: BandStore> Index<S> {
 
     /// Indexes a petition with the decision taken for it; returns its number.
     pub fn insert(&mut self, sketch: &Sketch, facts: Facts, decision: &Decision<DocId>) -> DocId {
-        let id = DocId::try_from(self.len()).expect("fewer than 4 billion documents");
-        let lead = decision.lead.unwrap_or(id);
         let original = match decision.outcome {
-            Outcome::Repeat { original } => original,
-            _ => NO_ORIGINAL,
+            Outcome::Repeat { original } => Some(original),
+            _ => None,
         };
+        self.insert_decided(sketch, facts, decision.lead, original)
+    }
+
+    /// Indexes a petition decided elsewhere: `lead` is the matter's lead (`None`: the petition
+    /// leads its own), `original` set when it is a repeat. Returns its number.
+    pub fn insert_decided(
+        &mut self,
+        sketch: &Sketch,
+        facts: Facts,
+        lead: Option<DocId>,
+        original: Option<DocId>,
+    ) -> DocId {
+        let id = DocId::try_from(self.len()).expect("fewer than 4 billion documents");
+        let lead = lead.unwrap_or(id);
         let docs = &mut self.docs;
         assert_eq!(
             sketch.fingerprint.minima.len(),
@@ -140,13 +166,13 @@ impl<S: BandStore> Index<S> {
         docs.shingles.push(sketch.fingerprint.shingles);
         docs.facts.push(facts);
         docs.leads.push(lead);
-        docs.originals.push(original);
+        docs.originals.push(original.unwrap_or(NO_ORIGINAL));
         docs.open.push(true);
         for band in &sketch.bands {
             self.store.insert(band.digest, id);
         }
         // A repeat's petitioner is linked to the matter already, through the original.
-        let first_in_matter = !matches!(decision.outcome, Outcome::Repeat { .. });
+        let first_in_matter = original.is_none();
         if let Some(petitioner) = facts.petitioner.digest()
             && first_in_matter
             && !sketch.bands.is_empty()

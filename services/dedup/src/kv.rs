@@ -1,53 +1,44 @@
-//! The index as JetStream KV entries, for triage instances that share nothing but the bus.
+//! The index shared by triage instances that share nothing but the bus: a journal of decided
+//! petitions in JetStream KV bucket `minhu_dedup`, which every instance folds into an
+//! in-memory [`Index`].
 //!
 //! | key | value |
 //! |---|---|
-//! | `band.<scheme>.<band>.<digest>` ([`band_key`]) | JSON array of case ids under the band, oldest first, at most [`BUCKET_CAP`] (update with [`push_recent`]) |
-//! | `link.<lead case id>.<petitioner digest>` ([`link_key`]) | the case id of the petitioner's first case on the matter that lead carries |
-//! | `doc.<case id>` ([`doc_key`]) | [`StoredDoc`] as JSON: fingerprint, facts, lead, original |
+//! | `doc.<case id>` ([`doc_key`]) | [`StoredDoc`] as JSON: scheme, band keys, fingerprint, facts, lead, original |
 //!
 //! Whether a matter is open is the status of its lead case (`minhu_cases`), not stored here.
 //!
-//! A lookup reads the band keys of the new petition, the `doc.` entries of the case ids found,
-//! verifies each ([`crate::detector::Detector::verify`]), reads `link.` for each matched lead,
-//! and calls [`crate::decide::decide`] — what [`crate::index::Index::lookup`] does in memory.
-//!
-//! Two instances deciding near-duplicates at the same moment must not both create an original.
-//! Near-duplicates share a band key (that is how either finds the other), so optimistic
-//! concurrency on the band entries serialises them: read every band entry with its revision,
-//! decide, then write the `doc.` entry and update every band entry *at the revision read*
-//! (`create` for a band never seen). If any write finds a newer revision, another petition
-//! joined one of the buckets meanwhile: look up again and decide again. The link is written with
-//! `create`, so a petitioner's first case on a matter stays the first.
+//! Every instance folds the bucket's stream in stream order ([`JournalIndex::fold`]), so all
+//! number the documents alike and hold the same index at the same sequence. Decisions are
+//! serialised on that sequence: an instance decides against the journal as folded up to
+//! sequence S and writes its entry with an expected last stream sequence of S. Had another
+//! entry landed meanwhile, the write is refused: fold it, decide again. So two near-duplicates
+//! decided at the same moment never both become originals, and a petition costs one write —
+//! where the index as KV entries per band needed 22 (a document, 20 bands, a link).
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::decide::{Candidate, Facts, PetitionerKey};
-use crate::sketch::{BandKey, Fingerprint, Scheme, Similarity};
-#[cfg(doc)]
-use crate::store::{BUCKET_CAP, push_recent};
-
-/// `band.s3h128b20r3.07.3fa9c2d4e5b60718`: the scheme version keeps keys of different schemes
-/// apart, so a new scheme starts an empty index beside the old one.
-pub fn band_key(scheme: &Scheme, band: &BandKey) -> String {
-    format!("band.{}.{}", scheme.version(), band.to_key_string())
-}
-
-/// `link.MH20261127-0000042.9f86d081884c7d65`; `None` for an anonymous petitioner, who is never
-/// linked. The petitioner appears as the 64-bit digest of the keyed hash, not the hash itself.
-pub fn link_key(petitioner: &PetitionerKey, lead_case_id: &str) -> Option<String> {
-    petitioner
-        .digest()
-        .map(|digest| format!("link.{lead_case_id}.{digest:016x}"))
-}
+use crate::decide::{Candidate, Decision, Facts, Outcome, Policy};
+use crate::detector::Detector;
+use crate::index::Index;
+use crate::sketch::{BandKey, Fingerprint, Sketch};
+use crate::store::DocId;
 
 pub fn doc_key(case_id: &str) -> String {
     format!("doc.{case_id}")
 }
 
-/// What the index keeps of a case, besides its band entries.
+/// What the journal keeps of a case: enough to index it again (its band keys and fingerprint,
+/// not its text) and the decision taken for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredDoc {
+    pub case_id: String,
+    /// The sketch scheme ([`crate::sketch::Scheme::version`]): entries of another scheme are
+    /// not comparable and are left out of the index.
+    pub scheme: String,
+    pub bands: Vec<BandKey>,
     pub fingerprint: Fingerprint,
     pub facts: Facts,
     /// The case that carries the matter: the decision's lead, or the case itself.
@@ -57,21 +48,130 @@ pub struct StoredDoc {
 }
 
 impl StoredDoc {
-    /// The stored case as a candidate for a new petition: `open` is its lead's status,
-    /// `similarity` what the detector verified.
-    pub fn candidate(
-        &self,
+    /// The entry for `case_id`, decided as `decision`.
+    pub fn decided(
         case_id: &str,
-        open: bool,
-        similarity: Similarity,
-    ) -> Candidate<String> {
-        Candidate {
-            id: case_id.to_owned(),
-            facts: self.facts,
-            lead: self.lead.clone(),
-            original: self.original.clone(),
-            open,
-            similarity,
+        detector: &Detector,
+        sketch: &Sketch,
+        facts: Facts,
+        decision: &Decision<String>,
+    ) -> StoredDoc {
+        StoredDoc {
+            case_id: case_id.to_owned(),
+            scheme: detector.scheme.version(),
+            bands: sketch.bands.clone(),
+            fingerprint: sketch.fingerprint.clone(),
+            facts,
+            lead: decision.lead.clone().unwrap_or_else(|| case_id.to_owned()),
+            original: match &decision.outcome {
+                Outcome::Repeat { original } => Some(original.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// The journal folded into memory, up to a stream sequence.
+pub struct JournalIndex {
+    index: Index,
+    scheme: String,
+    /// Case id of each document, by number.
+    case_ids: Vec<String>,
+    numbers: HashMap<String, DocId>,
+    sequence: u64,
+}
+
+/// What the journal offers for a petition.
+pub struct Lookup {
+    /// Verified earlier cases; `open` is left true for the caller to settle from the lead's
+    /// status.
+    pub candidates: Vec<Candidate<String>>,
+    /// Whether the petition has an entry already (decided before, e.g. by a delivery whose
+    /// instance then crashed): the candidates are then those it was first decided against.
+    pub recorded: bool,
+}
+
+impl JournalIndex {
+    pub fn new(detector: Detector, policy: Policy) -> JournalIndex {
+        JournalIndex {
+            scheme: detector.scheme.version(),
+            index: Index::new(detector, policy),
+            case_ids: Vec::new(),
+            numbers: HashMap::new(),
+            sequence: 0,
+        }
+    }
+
+    pub fn detector(&self) -> &Detector {
+        self.index.detector()
+    }
+
+    /// The last stream sequence folded: a new entry is written expecting it as the stream's last.
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    pub fn len(&self) -> usize {
+        self.case_ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.case_ids.is_empty()
+    }
+
+    /// Folds the message at stream `sequence`: `entry` is its document, `None` for anything
+    /// else in the stream (which still moves the sequence on). A sequence already folded — an
+    /// instance's own write folded when it was acknowledged, then delivered — changes nothing.
+    pub fn fold(&mut self, sequence: u64, entry: Option<&StoredDoc>) {
+        if sequence <= self.sequence {
+            return;
+        }
+        self.sequence = sequence;
+        let Some(doc) = entry else {
+            return;
+        };
+        if doc.scheme != self.scheme
+            || doc.fingerprint.minima.len() != self.detector().scheme.hashes
+            || self.numbers.contains_key(&doc.case_id)
+        {
+            return;
+        }
+        let sketch = Sketch {
+            bands: doc.bands.clone(),
+            fingerprint: doc.fingerprint.clone(),
+        };
+        let lead = self.numbers.get(&doc.lead).copied();
+        let original = doc
+            .original
+            .as_ref()
+            .and_then(|o| self.numbers.get(o).copied());
+        let number = self
+            .index
+            .insert_decided(&sketch, doc.facts, lead, original);
+        self.case_ids.push(doc.case_id.clone());
+        self.numbers.insert(doc.case_id.clone(), number);
+    }
+
+    /// The verified earlier cases for `case_id`, as [`Index::lookup`] finds them.
+    pub fn lookup(&self, case_id: &str, sketch: &Sketch, facts: &Facts) -> Lookup {
+        let known = self.numbers.get(case_id).copied();
+        let before = known.unwrap_or(DocId::MAX);
+        let candidates = self
+            .index
+            .candidates(sketch, facts, before)
+            .into_iter()
+            .map(|c| Candidate {
+                id: self.case_ids[c.id as usize].clone(),
+                facts: c.facts,
+                lead: self.case_ids[c.lead as usize].clone(),
+                original: c.original.map(|o| self.case_ids[o as usize].clone()),
+                open: true,
+                similarity: c.similarity,
+            })
+            .collect();
+        Lookup {
+            candidates,
+            recorded: known.is_some(),
         }
     }
 }
@@ -79,78 +179,100 @@ impl StoredDoc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decide::{Division, Outcome, Policy, decide};
-    use crate::detector::Detector;
+    use crate::decide::{Division, PetitionerKey, decide};
 
-    /// NATS KV keys: `[-/_=.a-zA-Z0-9]+`, not starting or ending with a dot.
-    fn valid_kv_key(key: &str) -> bool {
-        !key.is_empty()
-            && !key.starts_with('.')
-            && !key.ends_with('.')
-            && key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-/_=.".contains(&b))
+    const BODY: &str =
+        "黄宅镇某小区路灯坏了三个月，晚上出行很不方便，老人孩子容易摔倒，请物业尽快修理。";
+
+    fn facts(who: &str, time: i64) -> Facts {
+        Facts {
+            petitioner: PetitionerKey::of(who),
+            division: Division::of("330726"),
+            time,
+        }
+    }
+
+    /// Decides `case_id` against `journal` and returns its entry, as a triage instance does.
+    fn decide_entry(journal: &JournalIndex, case_id: &str, body: &str, facts: Facts) -> StoredDoc {
+        let sketch = journal.detector().sketch("路灯损坏", body);
+        let found = journal.lookup(case_id, &sketch, &facts);
+        let decision = decide(&facts, &found.candidates, &Policy::default());
+        StoredDoc::decided(case_id, journal.detector(), &sketch, facts, &decision)
     }
 
     #[test]
     fn keys_are_valid_kv_keys() {
-        let detector = Detector::default();
-        let sketch = detector.sketch(
-            "小区路灯损坏",
-            "黄宅镇某小区路灯坏了三个月，晚上出行很不方便。",
+        let key = doc_key("MH20261127-0000042");
+        assert_eq!(key, "doc.MH20261127-0000042");
+        assert!(
+            key.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-/_=.".contains(&b))
         );
-        assert_eq!(sketch.bands.len(), detector.scheme.bands);
-        for band in &sketch.bands {
-            let key = band_key(&detector.scheme, band);
-            assert!(valid_kv_key(&key), "{key}");
-            assert!(key.starts_with("band.s3h128b20r3."), "{key}");
-            assert_eq!(key.len(), "band.s3h128b20r3.07.".len() + 16, "{key}");
-        }
-        let petitioner = PetitionerKey::of("9f86d081884c7d659a2feaa0c55ad015");
-        let link = link_key(&petitioner, "MH20261127-0000042").unwrap();
-        assert!(valid_kv_key(&link), "{link}");
-        assert!(link.starts_with("link.MH20261127-0000042."), "{link}");
-        assert_eq!(
-            link_key(&PetitionerKey::ANONYMOUS, "MH20261127-0000042"),
-            None
-        );
-        assert!(valid_kv_key(&doc_key("MH20261127-0000042")));
     }
 
     #[test]
-    fn a_stored_case_round_trips_and_decides_like_the_index() {
-        let detector = Detector::default();
-        let body =
-            "黄宅镇某小区路灯坏了三个月，晚上出行很不方便，老人孩子容易摔倒，请物业尽快修理。";
-        let facts = Facts {
-            petitioner: PetitionerKey::of("alice"),
-            division: Division::of("330726"),
-            time: 0,
-        };
-        let stored = StoredDoc {
-            fingerprint: detector.sketch("路灯损坏", body).fingerprint,
-            facts,
-            lead: "MH20261127-0000042".to_owned(),
-            original: None,
-        };
-        let json = serde_json::to_string(&stored).unwrap();
-        let stored: StoredDoc = serde_json::from_str(&json).unwrap();
+    fn an_entry_round_trips_and_a_folded_journal_decides_like_the_index() {
+        let mut journal = JournalIndex::new(Detector::default(), Policy::default());
+        let first = decide_entry(&journal, "MH1", BODY, facts("alice", 0));
+        assert_eq!(first.lead, "MH1");
+        let json = serde_json::to_string(&first).unwrap();
+        journal.fold(1, Some(&serde_json::from_str(&json).unwrap()));
 
-        let new = detector.sketch("路灯损坏", &format!("您好！{body}谢谢！"));
-        let similarity = detector
-            .verify(&new.fingerprint, &stored.fingerprint)
-            .expect("the same text");
-        let candidate = stored.candidate("MH20261127-0000042", true, similarity);
-        let decision = decide(
-            &Facts { time: 60, ..facts },
-            &[candidate],
-            &Policy::default(),
+        let again = decide_entry(
+            &journal,
+            "MH2",
+            &format!("您好！{BODY}谢谢！"),
+            facts("alice", 60),
         );
-        assert_eq!(
-            decision.outcome,
-            Outcome::Repeat {
-                original: "MH20261127-0000042".to_owned()
-            }
-        );
+        assert_eq!(again.original.as_deref(), Some("MH1"));
+        assert_eq!(again.lead, "MH1");
+        journal.fold(2, Some(&again));
+        let neighbour = decide_entry(&journal, "MH3", BODY, facts("bob", 120));
+        assert_eq!(neighbour.original, None, "another petitioner: a member");
+        assert_eq!(neighbour.lead, "MH1");
+    }
+
+    #[test]
+    fn every_instance_folding_the_same_stream_holds_the_same_index() {
+        let mut a = JournalIndex::new(Detector::default(), Policy::default());
+        let mut b = JournalIndex::new(Detector::default(), Policy::default());
+        let first = decide_entry(&a, "MH1", BODY, facts("alice", 0));
+        // Instance a folds its own write when acknowledged, and again when delivered.
+        a.fold(1, Some(&first));
+        a.fold(1, Some(&first));
+        // Something that is not a document still moves the sequence on.
+        a.fold(2, None);
+        b.fold(1, Some(&first));
+        b.fold(2, None);
+        assert_eq!((a.sequence(), a.len()), (2, 1));
+        assert_eq!((b.sequence(), b.len()), (2, 1));
+        let by_a = decide_entry(&a, "MH3", BODY, facts("bob", 60));
+        let by_b = decide_entry(&b, "MH3", BODY, facts("bob", 60));
+        assert_eq!(by_a, by_b);
+    }
+
+    #[test]
+    fn a_petition_decided_again_meets_only_what_came_before_it() {
+        let mut journal = JournalIndex::new(Detector::default(), Policy::default());
+        let first = decide_entry(&journal, "MH1", BODY, facts("alice", 0));
+        journal.fold(1, Some(&first));
+        let later = decide_entry(&journal, "MH2", BODY, facts("bob", 60));
+        journal.fold(2, Some(&later));
+        let sketch = journal.detector().sketch("路灯损坏", BODY);
+        let again = journal.lookup("MH1", &sketch, &facts("alice", 0));
+        assert!(again.recorded);
+        assert!(again.candidates.is_empty(), "MH2 came after MH1");
+        let unknown = journal.lookup("MH9", &sketch, &facts("carol", 90));
+        assert!(!unknown.recorded);
+        assert_eq!(unknown.candidates.len(), 2);
+    }
+
+    #[test]
+    fn entries_of_another_scheme_are_left_out() {
+        let mut journal = JournalIndex::new(Detector::default(), Policy::default());
+        let mut entry = decide_entry(&journal, "MH1", BODY, facts("alice", 0));
+        entry.scheme = "s2h64b16r4".to_owned();
+        journal.fold(1, Some(&entry));
+        assert_eq!((journal.sequence(), journal.len()), (1, 0));
     }
 }

@@ -1,25 +1,32 @@
-//! The near-duplicate index on JetStream KV (bucket `minhu_dedup`), shared by every triage
-//! instance; the layout is [`minhu_dedup::kv`]'s.
+//! The near-duplicate index shared by every triage instance: a journal of decided petitions in
+//! KV bucket `minhu_dedup`, which each instance follows and folds into memory; the layout and
+//! the fold are [`minhu_dedup::kv`]'s.
 //!
 //! Two instances deciding near-duplicates at the same moment cannot both create an original:
-//! near-duplicates share a band key, and every band entry is written at the revision it was
-//! read at (`create` for a band never seen). A write that finds a newer revision means another
-//! petition joined a bucket meanwhile: read again, decide again.
+//! an entry is written with the stream's last sequence as the instance last folded it, so a
+//! write that finds a newer entry fails; the instance folds it and decides again. Within an
+//! instance decisions take turns, so its own petitions never race each other.
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
-use async_nats::jetstream::kv::{self, CreateErrorKind, UpdateErrorKind};
-use bytes::Bytes;
+use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use async_nats::jetstream::{self, kv, stream};
+use futures::StreamExt;
 use minhu_contracts::v1::{CaseStatus, CaseView, DedupEvidence};
-use minhu_core::bus::{Bus, kv_subject, last_messages};
+use minhu_core::bus::{Bus, kv_subject, lost_first_write};
 use minhu_dedup::decide::{Candidate, Decision, Facts, Policy, decide};
 use minhu_dedup::detector::Detector;
-use minhu_dedup::kv::{StoredDoc, band_key, doc_key, link_key};
-use minhu_dedup::store::{BUCKET_CAP, push_recent};
+use minhu_dedup::kv::{JournalIndex, StoredDoc, doc_key};
 use prost::Message;
+use tokio::sync::watch;
 
-/// How often a lookup is retried after losing a race on a band entry.
+/// How often a decision is taken again after another instance's entry came first.
 const ATTEMPTS: usize = 8;
+/// How long a decision waits for the journal to be folded up to the stream's end: at start-up
+/// an instance reads the whole journal first (about 100,000 entries a second).
+const CATCH_UP: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -27,21 +34,45 @@ pub enum IndexError {
     Unavailable(#[from] async_nats::Error),
     #[error("the dedup index kept changing during the lookup")]
     Contended,
+    #[error("the dedup journal was not read up to its end within {0:?}")]
+    Behind(Duration),
 }
 
 pub struct NearIndex {
     pub detector: Detector,
     pub policy: Policy,
+    journal: Arc<Mutex<JournalIndex>>,
+    /// The sequence the follower has folded up to; changes wake decisions waiting to catch up.
+    folded: watch::Receiver<u64>,
+    folded_sender: Arc<watch::Sender<u64>>,
+    /// One decision at a time in this instance: they all write against the same last sequence.
+    turn: tokio::sync::Mutex<()>,
+    follower: OnceLock<Follower>,
 }
 
-/// One band entry as read: the case ids and the revision to write against.
-struct Band {
-    key: String,
-    ids: Vec<String>,
-    revision: Option<u64>,
+/// The task folding the journal, stopped with the index.
+struct Follower(tokio::task::JoinHandle<()>);
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl NearIndex {
+    pub fn new(detector: Detector, policy: Policy) -> NearIndex {
+        let (sender, folded) = watch::channel(0);
+        NearIndex {
+            journal: Arc::new(Mutex::new(JournalIndex::new(detector, policy))),
+            detector,
+            policy,
+            folded,
+            folded_sender: Arc::new(sender),
+            turn: tokio::sync::Mutex::new(()),
+            follower: OnceLock::new(),
+        }
+    }
+
     /// Decides `case_id` against the index and records it there, atomically with respect to
     /// other instances.
     pub async fn decide_and_record(
@@ -52,171 +83,85 @@ impl NearIndex {
         body: &str,
         facts: Facts,
     ) -> Result<Decision<String>, IndexError> {
-        let (store, cases) = (&bus.dedup, &bus.cases);
+        self.follower.get_or_init(|| {
+            Follower(tokio::spawn(follow(
+                bus.dedup.clone(),
+                self.journal.clone(),
+                self.folded_sender.clone(),
+            )))
+        });
         let sketch = self.detector.sketch(title, body);
+        let subject = kv_subject(&bus.dedup, &doc_key(case_id));
+        let _turn = self.turn.lock().await;
         for _ in 0..ATTEMPTS {
-            // All band entries in one batched read: most bands are new and have none.
-            let keys: Vec<String> = sketch
-                .bands
-                .iter()
-                .map(|band| band_key(&self.detector.scheme, band))
-                .collect();
-            let subjects: Vec<String> = keys.iter().map(|k| kv_subject(store, k)).collect();
-            let mut entries = last_messages(
-                &bus.client,
-                &store.stream_name,
-                &subjects,
-                bus.request_timeout,
-            )
-            .await
-            .map_err(|e| IndexError::Unavailable(e.into()))?;
-            let bands: Vec<Band> = keys
-                .into_iter()
-                .zip(&subjects)
-                .map(|(key, subject)| {
-                    let entry = entries.remove(subject);
-                    Band {
-                        key,
-                        ids: entry
-                            .as_ref()
-                            .and_then(|e| serde_json::from_slice(&e.payload).ok())
-                            .unwrap_or_default(),
-                        revision: entry.map(|e| e.sequence),
-                    }
-                })
-                .collect();
-            let seen: BTreeSet<String> = bands
-                .iter()
-                .flat_map(|b| b.ids.iter().cloned())
-                .filter(|id| id != case_id)
-                .collect();
-            let mut candidates = Vec::new();
-            for id in &seen {
-                if let Some(c) = self
-                    .candidate(store, cases, id, &sketch.fingerprint)
-                    .await?
-                {
-                    candidates.push(c);
-                }
-            }
-            // A petitioner's first case on a much re-posted matter may have left the buckets;
-            // the link finds it from the matter's lead.
-            let leads: BTreeSet<String> = candidates.iter().map(|c| c.lead.clone()).collect();
-            for lead in leads {
-                let Some(key) = link_key(&facts.petitioner, &lead) else {
-                    continue;
-                };
-                if let Some(first) = store
-                    .get(&key)
-                    .await
-                    .map_err(|e| IndexError::Unavailable(e.into()))?
-                {
-                    let first = String::from_utf8_lossy(&first).into_owned();
-                    if first != case_id
-                        && !candidates.iter().any(|c| c.id == first)
-                        && let Some(c) = self
-                            .candidate(store, cases, &first, &sketch.fingerprint)
-                            .await?
-                    {
-                        candidates.push(c);
-                    }
-                }
-            }
+            let (expected, found) = {
+                let journal = self.journal.lock().expect("journal lock");
+                (journal.sequence(), journal.lookup(case_id, &sketch, &facts))
+            };
+            let mut candidates = found.candidates;
+            settle_open(&bus.cases, &mut candidates).await?;
             let decision = decide(&facts, &candidates, &self.policy);
-
-            let original = match &decision.outcome {
-                minhu_dedup::decide::Outcome::Repeat { original } => Some(original.clone()),
-                _ => None,
-            };
-            let doc = StoredDoc {
-                fingerprint: sketch.fingerprint.clone(),
-                facts,
-                lead: decision.lead.clone().unwrap_or_else(|| case_id.to_owned()),
-                original,
-            };
-            let doc_json = serde_json::to_vec(&doc).expect("a StoredDoc serialises");
-            store
-                .put(doc_key(case_id), doc_json.into())
-                .await
-                .map_err(|e| IndexError::Unavailable(e.into()))?;
-            if !self.write_bands(store, case_id, bands).await? {
-                continue;
+            if found.recorded {
+                return Ok(decision);
             }
-            if !matches!(
-                decision.outcome,
-                minhu_dedup::decide::Outcome::Repeat { .. }
-            ) && let Some(key) = link_key(&facts.petitioner, &doc.lead)
-            {
-                match store.create(&key, Bytes::from(case_id.to_owned())).await {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(IndexError::Unavailable(e.into())),
+            let entry = StoredDoc::decided(case_id, &self.detector, &sketch, facts, &decision);
+            let payload = serde_json::to_vec(&entry).expect("a StoredDoc serialises");
+            let publish = jetstream::message::PublishMessage::build()
+                .payload(payload.into())
+                .expected_last_sequence(expected);
+            let acked = match bus.js.send_publish(subject.clone(), publish).await {
+                Ok(ack) => ack.await,
+                Err(e) => Err(e),
+            };
+            match acked {
+                Ok(ack) => {
+                    self.journal
+                        .lock()
+                        .expect("journal lock")
+                        .fold(ack.sequence, Some(&entry));
+                    return Ok(decision);
                 }
+                Err(e) if lost_first_write(&e) => self.catch_up(&bus.dedup.stream).await?,
+                Err(e) => return Err(IndexError::Unavailable(e.into())),
             }
-            return Ok(decision);
         }
         Err(IndexError::Contended)
     }
 
-    /// Writes `case_id` into every band at the revision read; false if any band moved on.
-    /// One after another, in band order: of two near-duplicates racing, the first band they
-    /// share lets one through and stops the other before it wrote any later band, so they can
-    /// never both win some bands and wait for each other.
-    async fn write_bands(
-        &self,
-        store: &kv::Store,
-        case_id: &str,
-        bands: Vec<Band>,
-    ) -> Result<bool, IndexError> {
-        for mut band in bands {
-            if band.ids.iter().any(|id| id == case_id) {
-                continue;
-            }
-            push_recent(&mut band.ids, case_id.to_owned(), BUCKET_CAP);
-            let value: Bytes = serde_json::to_vec(&band.ids).expect("ids serialise").into();
-            let written = match band.revision {
-                Some(revision) => match store.update(&band.key, value, revision).await {
-                    Ok(_) => true,
-                    Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => false,
-                    Err(e) => return Err(IndexError::Unavailable(e.into())),
-                },
-                None => match store.create(&band.key, value).await {
-                    Ok(_) => true,
-                    Err(e) if e.kind() == CreateErrorKind::AlreadyExists => false,
-                    Err(e) => return Err(IndexError::Unavailable(e.into())),
-                },
-            };
-            if !written {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    /// An indexed case as a candidate, if its text verifies against the new one.
-    async fn candidate(
-        &self,
-        store: &kv::Store,
-        cases: &kv::Store,
-        id: &str,
-        fingerprint: &minhu_dedup::sketch::Fingerprint,
-    ) -> Result<Option<Candidate<String>>, IndexError> {
-        let Some(raw) = store
-            .get(doc_key(id))
+    /// Waits until the journal is folded up to the stream's last sequence.
+    async fn catch_up(&self, stream: &stream::Stream) -> Result<(), IndexError> {
+        let last = stream
+            .get_info()
             .await
             .map_err(|e| IndexError::Unavailable(e.into()))?
-        else {
-            return Ok(None);
-        };
-        let Ok(doc) = serde_json::from_slice::<StoredDoc>(&raw) else {
-            return Ok(None);
-        };
-        let Some(similarity) = self.detector.verify(fingerprint, &doc.fingerprint) else {
-            return Ok(None);
-        };
-        // Whether the matter is open is its lead's status; a lead still being triaged is open.
-        let open = match cases
-            .get(&doc.lead)
+            .state
+            .last_sequence;
+        let mut folded = self.folded.clone();
+        let journal = &self.journal;
+        let caught_up =
+            folded.wait_for(|_| journal.lock().expect("journal lock").sequence() >= last);
+        match tokio::time::timeout(CATCH_UP, caught_up).await {
+            Ok(Ok(_)) => Ok(()),
+            // The follower stops only with the index.
+            Ok(Err(_)) | Err(_) => Err(IndexError::Behind(CATCH_UP)),
+        }
+    }
+}
+
+/// Whether each candidate's matter is open is its lead's status; a lead still being triaged
+/// is open. Read once per lead.
+async fn settle_open(
+    cases: &kv::Store,
+    candidates: &mut [Candidate<String>],
+) -> Result<(), IndexError> {
+    let mut open: HashMap<String, bool> = HashMap::new();
+    for candidate in candidates.iter_mut() {
+        if let Some(&known) = open.get(&candidate.lead) {
+            candidate.open = known;
+            continue;
+        }
+        let status = match cases
+            .get(&candidate.lead)
             .await
             .map_err(|e| IndexError::Unavailable(e.into()))?
         {
@@ -225,7 +170,65 @@ impl NearIndex {
                 .unwrap_or(true),
             None => true,
         };
-        Ok(Some(doc.candidate(id, open, similarity)))
+        open.insert(candidate.lead.clone(), status);
+        candidate.open = status;
+    }
+    Ok(())
+}
+
+/// Folds the journal from its first entry, then every new one as it lands, until aborted.
+async fn follow(
+    store: kv::Store,
+    journal: Arc<Mutex<JournalIndex>>,
+    folded: Arc<watch::Sender<u64>>,
+) {
+    let documents = kv_subject(&store, &doc_key(""));
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let next_sequence = journal.lock().expect("journal lock").sequence() + 1;
+        let config = pull::OrderedConfig {
+            deliver_policy: DeliverPolicy::ByStartSequence {
+                start_sequence: next_sequence,
+            },
+            ..Default::default()
+        };
+        let messages = async {
+            let consumer = store.stream.create_consumer(config).await?;
+            Ok::<_, async_nats::Error>(consumer.messages().await?)
+        };
+        let mut messages = match messages.await {
+            Ok(messages) => messages,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot follow the dedup journal; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(200);
+        while let Some(next) = messages.next().await {
+            let message = match next {
+                Ok(message) => message,
+                Err(e) => {
+                    tracing::warn!(error = %e, "dedup journal feed interrupted");
+                    break;
+                }
+            };
+            let Ok(info) = message.info() else {
+                continue;
+            };
+            let entry = message
+                .subject
+                .starts_with(documents.as_str())
+                .then(|| serde_json::from_slice::<StoredDoc>(&message.payload).ok())
+                .flatten();
+            let sequence = {
+                let mut journal = journal.lock().expect("journal lock");
+                journal.fold(info.stream_sequence, entry.as_ref());
+                journal.sequence()
+            };
+            folded.send_replace(sequence);
+        }
     }
 }
 

@@ -102,13 +102,13 @@ impl TriageWorker {
     ) -> TriageWorker {
         TriageWorker {
             cases: CaseStore::new(bus.clone()),
-            near: Arc::new(NearIndex {
-                detector: minhu_dedup::detector::Detector::default(),
-                policy: minhu_dedup::decide::Policy {
+            near: Arc::new(NearIndex::new(
+                minhu_dedup::detector::Detector::default(),
+                minhu_dedup::decide::Policy {
                     repeat_window_secs: i64::from(dedup.repeat_window_days) * 86_400,
                     cluster_window_secs: i64::from(dedup.cluster_window_days) * 86_400,
                 },
-            }),
+            )),
             hotspot: HotspotRule {
                 window_secs: dedup.hotspot_window_secs,
                 min_petitioners: dedup.hotspot_min_petitioners,
