@@ -11,7 +11,7 @@ use minhu_contracts::v1::case_service_client::CaseServiceClient;
 use minhu_contracts::v1::ops_service_client::OpsServiceClient;
 use minhu_contracts::v1::{
     CaseEvent, CaseRef, CaseView, Deadline, DecideExtensionRequest, ExtensionRequest, PauseRequest,
-    Petition, Receipt, ResumeRequest, UnitPerformanceRequest, case_event,
+    Petition, Receipt, ResumeRequest, UnitPerformanceRequest, case_event, unit_event,
 };
 use minhu_core::config::{Settings, SlaConfig};
 use minhu_e2e::{
@@ -263,25 +263,41 @@ async fn warning_overdue_and_escalation_reach_the_case_the_unit_feeds_and_the_fi
     }
     assert_eq!(tracked.deadlines.len(), 1);
 
-    // The town's feed: its assignment, then the clock's events about its case; the county
-    // (one level up) gets the escalation.
+    // The town's feed: its assignment, carrying the policy's deadline from the start (triage
+    // dispatches with the clock's own rules, so no correction follows), then the clock's
+    // events about its case; the county (one level up) gets the escalation.
     let town = feed_until(
         &app,
         HUANGZHAI,
         |e| matches!(update_of(e), Some(case_event::Event::Escalated(x)) if x.level == 2),
     )
     .await;
+    let assigned = town
+        .iter()
+        .find_map(|e| match &e.event {
+            Some(unit_event::Event::Assigned(case)) => Some(case),
+            _ => None,
+        })
+        .expect("the town's assignment");
+    let assigned_due = assigned
+        .deadlines
+        .iter()
+        .find(|d| d.milestone == "resolution")
+        .expect("the resolution deadline in the assignment");
+    assert_eq!(
+        (assigned_due.due_at, assigned_due.limit.as_str()),
+        (due.due_at, "3 seconds")
+    );
     let kinds: Vec<_> = town
         .iter()
         .filter_map(update_of)
         .map(|e| bus::case_event_kind(&e))
         .collect();
-    for kind in [
-        "deadlines_set",
-        "deadline_warned",
-        "deadline_overdue",
-        "escalated",
-    ] {
+    assert!(
+        !kinds.contains(&"deadlines_set"),
+        "the deadlines were right from the start: {kinds:?}"
+    );
+    for kind in ["deadline_warned", "deadline_overdue", "escalated"] {
         assert!(
             kinds.contains(&kind),
             "{kind} not on the town's feed: {kinds:?}"

@@ -31,6 +31,18 @@ pub struct Rules {
     pub supervisors: HashMap<String, String>,
 }
 
+impl Rules {
+    /// A deployment's policies, calendar and supervising chains.
+    pub fn from_settings(settings: &minhu_core::config::Settings) -> Result<Rules, String> {
+        Ok(Rules {
+            sla: settings.clock.sla_config(),
+            calendar: settings.clock.calendar()?,
+            clock: settings.clock.clone(),
+            supervisors: settings.supervisors(),
+        })
+    }
+}
+
 /// The clock's next step for a case.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
@@ -71,16 +83,7 @@ pub fn next_step(view: &CaseView, rules: &Rules, now: OffsetDateTime) -> Result<
     {
         return Ok(Step::Wait(None));
     }
-    let policy = policy_of(view, rules)?;
-    let round = round_of(view);
-    let clock = case_clock(view, policy, round)?;
-    let schedule =
-        schedule(policy, &clock, &rules.calendar).map_err(|e| PlanError::Inconsistent {
-            case_id: view.case_id.clone(),
-            reason: e.to_string(),
-        })?;
-
-    let set = deadlines_set(policy, round, &schedule);
+    let (set, schedule) = deadlines_of(view, rules)?;
     let handling_due_at = view.clock.as_ref().and_then(|c| c.handling_due_at);
     if view.policy_id != set.policy_id
         || view.deadlines != set.deadlines
@@ -180,6 +183,24 @@ pub fn next_step(view: &CaseView, rules: &Rules, now: OffsetDateTime) -> Result<
 }
 
 /// The policy the case already follows, else the one its traits select now.
+/// The deadlines `view` runs against (what a [`Event::DeadlinesSet`] records) and the schedule
+/// they come from. For a case about to be dispatched, these are the deadlines its dispatch
+/// carries, so the clock finds nothing to change when it sees the dispatch.
+pub fn deadlines_of(
+    view: &CaseView,
+    rules: &Rules,
+) -> Result<(DeadlinesSet, minhu_clock::Schedule), PlanError> {
+    let policy = policy_of(view, rules)?;
+    let round = round_of(view);
+    let clock = case_clock(view, policy, round)?;
+    let schedule =
+        schedule(policy, &clock, &rules.calendar).map_err(|e| PlanError::Inconsistent {
+            case_id: view.case_id.clone(),
+            reason: e.to_string(),
+        })?;
+    Ok((deadlines_set(policy, round, &schedule), schedule))
+}
+
 fn policy_of<'a>(view: &CaseView, rules: &'a Rules) -> Result<&'a Policy, PlanError> {
     if let Some(policy) = rules.sla.policy(&view.policy_id) {
         return Ok(policy);

@@ -77,16 +77,9 @@ impl ClockWorker {
 
     /// The worker for a deployment's settings (policies, calendar, supervising chains).
     pub fn from_settings(bus: Bus, settings: &Settings) -> Result<ClockWorker, String> {
-        let supervisors = settings.supervisors();
-        let rules = Rules {
-            sla: settings.clock.sla_config(),
-            calendar: settings.clock.calendar()?,
-            clock: settings.clock.clone(),
-            supervisors,
-        };
         Ok(ClockWorker::new(
             bus,
-            rules,
+            Rules::from_settings(settings)?,
             Duration::from_secs(settings.clock.ack_wait_secs),
         ))
     }

@@ -60,6 +60,12 @@ pub fn apply(view: &mut CaseView, event: &CaseEvent) {
             view.stage = CaseStage::Handling as i32;
             view.dispatched_at = at;
             view.deadlines = d.deadlines.clone();
+            // Deadlines from the clock's own policies stand as a DeadlinesSet would.
+            if !d.policy_id.is_empty() {
+                view.policy_id = d.policy_id.clone();
+                view.calendar_gap = d.calendar_gap;
+                view.clock.get_or_insert_default().handling_due_at = d.handling_due_at;
+            }
             Some(history(
                 CaseStatus::Dispatched,
                 format!("已交办{}", lead_name(view)),
@@ -466,15 +472,22 @@ fn view_history(
 }
 
 /// An approved extension moves the handling deadline by its days.
+/// Moves the deadline the lead unit works against by an approved extension's days: the
+/// configured defaults' "handling" milestone, or, for deadlines from the clock's policies, the
+/// one at `clock.handling_due_at`. Where the clock runs, it then records the policy's own
+/// reckoning (working days, the policy's cap).
 fn extend_handling(view: &mut CaseView, days: u32) {
-    for deadline in view
-        .deadlines
-        .iter_mut()
-        .filter(|d| d.milestone == "handling")
-    {
+    let shift = i64::from(days) * 86_400;
+    let handling_due = view.clock.as_ref().and_then(|c| c.handling_due_at);
+    for deadline in view.deadlines.iter_mut().filter(|d| {
+        d.milestone == "handling" || (handling_due.is_some() && d.due_at == handling_due)
+    }) {
         if let Some(due) = deadline.due_at.as_mut() {
-            due.seconds += i64::from(days) * 86_400;
+            due.seconds += shift;
         }
+    }
+    if let Some(due) = view.clock.as_mut().and_then(|c| c.handling_due_at.as_mut()) {
+        due.seconds += shift;
     }
 }
 

@@ -21,6 +21,14 @@ use prost::Message;
 use crate::service::index_value;
 
 const CONCURRENCY: usize = 8;
+/// Waits between reads of a case view that is not written yet: 200 ms in all.
+const VIEW_PAUSES: [Duration; 5] = [
+    Duration::from_millis(5),
+    Duration::from_millis(15),
+    Duration::from_millis(30),
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+];
 
 /// What one unit gets from one case event.
 #[derive(Debug, Clone, PartialEq)]
@@ -250,17 +258,14 @@ impl FeedWorker {
         if matches!(kind, case_event::Event::Triaged(t) if t.duplicate_of.is_empty()) {
             return Ok(());
         }
-        // The view exists once triage has finished with the case; until then, try again.
-        let view = match self.store.load(&event.case_id).await {
-            Ok(v) => v.view,
-            Err(StoreError::NotFound(_)) => {
-                return Err(FeedError::Transient(
-                    "the case view is not written yet".into(),
-                ));
-            }
-            Err(StoreError::Corrupt(reason)) => return Err(FeedError::Poison(reason)),
-            Err(e) => return Err(FeedError::Transient(e.into())),
-        };
+        let view = self.view_of(&event.case_id).await?;
+        // Triage writes a case's first dispatch (event 2) only after it put the case on the
+        // feeds itself: here only the unit index is left to write.
+        let delivered = event.number == 2
+            && matches!(
+                kind,
+                case_event::Event::Dispatched(_) | case_event::Event::CentreQueued(_)
+            );
         let lead = view
             .route
             .as_ref()
@@ -278,32 +283,34 @@ impl FeedWorker {
             {
                 continue;
             }
-            let payload = match &delivery {
-                Delivery::Assigned { lead } => {
-                    unit_event::Event::Assigned(minhu_core::case::assignment(
-                        &view,
-                        view.route.clone(),
-                        view.deadlines.clone(),
-                        *lead,
-                    ))
-                }
-                Delivery::Update => unit_event::Event::Update(event.clone()),
-                Delivery::Withdrawn { reason } => unit_event::Event::Withdrawn(Withdrawn {
-                    reason: reason.clone(),
-                }),
-            };
-            let unit_event = UnitEvent {
-                event_id: format!("{}/{}", event.case_id, event.number),
-                case_id: event.case_id.clone(),
-                unit_id: unit.clone(),
-                at: event.at,
-                event: Some(payload),
-            };
-            self.publish_once(
-                bus::dispatch_subject(&unit, &event.case_id, event.number),
-                unit_event.encode_to_vec().into(),
-            )
-            .await?;
+            if !delivered {
+                let payload = match &delivery {
+                    Delivery::Assigned { lead } => {
+                        unit_event::Event::Assigned(minhu_core::case::assignment(
+                            &view,
+                            view.route.clone(),
+                            view.deadlines.clone(),
+                            *lead,
+                        ))
+                    }
+                    Delivery::Update => unit_event::Event::Update(event.clone()),
+                    Delivery::Withdrawn { reason } => unit_event::Event::Withdrawn(Withdrawn {
+                        reason: reason.clone(),
+                    }),
+                };
+                let unit_event = UnitEvent {
+                    event_id: format!("{}/{}", event.case_id, event.number),
+                    case_id: event.case_id.clone(),
+                    unit_id: unit.clone(),
+                    at: event.at,
+                    event: Some(payload),
+                };
+                self.publish_once(
+                    bus::dispatch_subject(&unit, &event.case_id, event.number),
+                    unit_event.encode_to_vec().into(),
+                )
+                .await?;
+            }
             let key = bus::unit_case_key(&unit, &event.case_id);
             match delivery {
                 Delivery::Withdrawn { .. } => self
@@ -323,6 +330,22 @@ impl FeedWorker {
             }
         }
         Ok(())
+    }
+
+    /// The case's view. Triage writes it just after the case's first dispatch event, which can
+    /// arrive here first: a moment's wait saves the second's delay of a redelivery.
+    async fn view_of(&self, case_id: &str) -> Result<CaseView, FeedError> {
+        for pause in VIEW_PAUSES {
+            match self.store.load(case_id).await {
+                Ok(v) => return Ok(v.view),
+                Err(StoreError::NotFound(_)) => tokio::time::sleep(pause).await,
+                Err(StoreError::Corrupt(reason)) => return Err(FeedError::Poison(reason)),
+                Err(e) => return Err(FeedError::Transient(e.into())),
+            }
+        }
+        Err(FeedError::Transient(
+            "the case view is not written yet".into(),
+        ))
     }
 
     async fn in_centre_queue(&self, case_id: &str) -> Result<bool, FeedError> {

@@ -437,7 +437,12 @@ impl App {
                 &settings.dedup,
                 settings.identity.tracking_prefix.clone(),
             )
-            .with_reception(Registrar::new(&bus, &settings.reception, calendar));
+            .with_reception(Registrar::new(&bus, &settings.reception, calendar))
+            .with_clock_rules(Arc::new(
+                minhu_clock_role::Rules::from_settings(&settings)
+                    .map_err(anyhow::Error::msg)
+                    .context("triage: the clock's rules")?,
+            ));
             let stop = stop.clone();
             spawn_built(&mut tasks, move || {
                 async move {

@@ -22,9 +22,9 @@ use bytes::Bytes;
 use futures::FutureExt;
 use minhu_contracts::bus;
 use minhu_contracts::v1::{
-    CaseEvent, CaseStatus, CaseView, CentreQueued, CentreReason, Dispatched, HistoryEntry,
-    HotspotRaised, IntakeRecord, MemberJoined, RepeatLinked, RouteDecision, UnitEvent, case_event,
-    unit_event,
+    CaseEvent, CaseStatus, CaseView, CentreQueued, CentreReason, DeadlinesSet, Dispatched,
+    HistoryEntry, HotspotRaised, IntakeRecord, MemberJoined, RepeatLinked, RouteDecision,
+    UnitEvent, case_event, unit_event,
 };
 use minhu_core::bus::Bus;
 use minhu_core::case::{self, CaseStore, StoreError};
@@ -89,6 +89,8 @@ pub struct TriageWorker {
     tracking_prefix: String,
     /// Registers a petition naming a reception session (领导下访接访) after its decision.
     reception: Option<minhu_reception::Registrar>,
+    /// The clock's policies and calendar, to dispatch with the deadlines that hold.
+    clock_rules: Option<Arc<minhu_clock_role::Rules>>,
 }
 
 impl TriageWorker {
@@ -119,7 +121,14 @@ impl TriageWorker {
             deadlines,
             tracking_prefix,
             reception: None,
+            clock_rules: None,
         }
+    }
+
+    /// Dispatches cases with the clock's deadlines (see [`TriageWorker::first_deadlines`]).
+    pub fn with_clock_rules(mut self, rules: Arc<minhu_clock_role::Rules>) -> TriageWorker {
+        self.clock_rules = Some(rules);
+        self
     }
 
     /// Registers petitions that name a reception session to it (or records the offer of the
@@ -281,7 +290,8 @@ impl TriageWorker {
             .clone()
             .ok_or_else(|| TriageError::Poison("triaged event without a route".into()))?;
         let queued = CentreReason::try_from(route.centre_reason).unwrap_or_default();
-        let deadlines = deadlines::initial(accepted_at, &self.deadlines);
+        let first_deadlines = self.first_deadlines(&view, accepted_at);
+        let deadlines = &first_deadlines.deadlines;
         // Event 2 follows the decision: a decision recorded by this very call has none yet.
         let recorded = if decided_now {
             None
@@ -292,14 +302,13 @@ impl TriageWorker {
             Some(done) => done,
             None => {
                 let event = if queued == CentreReason::Unspecified {
-                    self.deliver(&view, &route, &deadlines, accepted_at).await?;
+                    self.deliver(&view, &route, deadlines, accepted_at).await?;
                     case_event::Event::Dispatched(Dispatched {
                         unit_id: route.lead_unit_id.clone(),
-                        handling_due_at: deadlines
-                            .iter()
-                            .find(|d| d.milestone == "handling")
-                            .and_then(|d| d.due_at),
+                        handling_due_at: first_deadlines.handling_due_at,
                         deadlines: deadlines.clone(),
+                        policy_id: first_deadlines.policy_id.clone(),
+                        calendar_gap: first_deadlines.calendar_gap,
                         ..Default::default()
                     })
                 } else {
@@ -343,6 +352,30 @@ impl TriageWorker {
             case_id,
             unit_id: route.lead_unit_id,
         })
+    }
+
+    /// The deadlines a case is dispatched with: the clock's own — its policy for the case, the
+    /// working-day calendar — when triage has the clock's rules, so the unit's assignment
+    /// carries the deadlines that hold and the clock finds nothing to correct; otherwise the
+    /// configured defaults, which the clock replaces once it sees the dispatch.
+    fn first_deadlines(&self, view: &CaseView, accepted_at: OffsetDateTime) -> DeadlinesSet {
+        if let Some(rules) = &self.clock_rules {
+            match minhu_clock_role::plan::deadlines_of(view, rules) {
+                Ok((set, _)) => return set,
+                Err(e) => {
+                    tracing::warn!(error = %e, "no clock deadlines for the dispatch; the defaults go first")
+                }
+            }
+        }
+        let deadlines = deadlines::initial(accepted_at, &self.deadlines);
+        DeadlinesSet {
+            handling_due_at: deadlines
+                .iter()
+                .find(|d| d.milestone == "handling")
+                .and_then(|d| d.due_at),
+            deadlines,
+            ..Default::default()
+        }
     }
 
     /// Pre-registration (领导下访接访): after the decision, a petition naming a reception session
