@@ -541,10 +541,12 @@ async fn a_session_day_from_investigation_to_outcomes_and_report() {
         .await
         .unwrap();
     let original_view = registered(&app, &original).await;
+    // Each registered before the next is submitted: the desk lists in order of registration.
     let repeat = app
         .submit(WEB_TOKEN, naming(petition("rs-day-2"), &session))
         .await
         .unwrap();
+    registered(&app, &repeat).await;
     let neighbour = app
         .submit(
             HOTLINE_TOKEN,
@@ -552,6 +554,7 @@ async fn a_session_day_from_investigation_to_outcomes_and_report() {
         )
         .await
         .unwrap();
+    registered(&app, &neighbour).await;
     let second = app
         .submit(
             WEB_TOKEN,
@@ -559,6 +562,7 @@ async fn a_session_day_from_investigation_to_outcomes_and_report() {
         )
         .await
         .unwrap();
+    registered(&app, &second).await;
     let third = app
         .submit(
             WEB_TOKEN,
@@ -566,9 +570,7 @@ async fn a_session_day_from_investigation_to_outcomes_and_report() {
         )
         .await
         .unwrap();
-    for receipt in [&repeat, &neighbour, &second, &third] {
-        registered(&app, receipt).await;
-    }
+    registered(&app, &third).await;
     let repeat_view = app.wait_for_case(&repeat.tracking_number).await;
     assert_eq!(repeat_view.duplicate_of, original.tracking_number);
     let neighbour_view = app.wait_for_case(&neighbour.tracking_number).await;

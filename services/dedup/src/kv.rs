@@ -152,6 +152,52 @@ impl JournalIndex {
         self.numbers.insert(doc.case_id.clone(), number);
     }
 
+    /// Folds an entry this instance wrote and saw acknowledged at `sequence`, if that is the
+    /// next sequence: otherwise another message came between, and the entry is left for the
+    /// follower of the stream to fold in its turn.
+    pub fn fold_written(&mut self, sequence: u64, entry: &StoredDoc) {
+        if sequence == self.sequence + 1 {
+            self.fold(sequence, Some(entry));
+        }
+    }
+
+    /// The verified earlier cases for `case_id`, as [`Index::lookup`] finds them, and among
+    /// `pending`: entries decided just before it and not yet in the journal, which it must
+    /// meet as if they were (an instance writes its decisions in batches).
+    pub fn lookup_after(
+        &self,
+        case_id: &str,
+        sketch: &Sketch,
+        facts: &Facts,
+        pending: &[StoredDoc],
+    ) -> Lookup {
+        let mut found = self.lookup(case_id, sketch, facts);
+        if found.recorded {
+            return found;
+        }
+        for earlier in pending {
+            let shares_a_band = earlier.bands.iter().any(|band| sketch.bands.contains(band));
+            if !shares_a_band {
+                continue;
+            }
+            let Some(similarity) = self
+                .detector()
+                .verify(&sketch.fingerprint, &earlier.fingerprint)
+            else {
+                continue;
+            };
+            found.candidates.push(Candidate {
+                id: earlier.case_id.clone(),
+                facts: earlier.facts,
+                lead: earlier.lead.clone(),
+                original: earlier.original.clone(),
+                open: true,
+                similarity,
+            });
+        }
+        found
+    }
+
     /// The verified earlier cases for `case_id`, as [`Index::lookup`] finds them.
     pub fn lookup(&self, case_id: &str, sketch: &Sketch, facts: &Facts) -> Lookup {
         let known = self.numbers.get(case_id).copied();
@@ -265,6 +311,26 @@ mod tests {
         let unknown = journal.lookup("MH9", &sketch, &facts("carol", 90));
         assert!(!unknown.recorded);
         assert_eq!(unknown.candidates.len(), 2);
+    }
+
+    #[test]
+    fn a_petition_meets_the_pending_decisions_before_it() {
+        let journal = JournalIndex::new(Detector::default(), Policy::default());
+        let first = decide_entry(&journal, "MH1", BODY, facts("alice", 0));
+        let unrelated = decide_entry(
+            &journal,
+            "MH2",
+            "浦阳街道某路段窨井盖缺失，夜间行人车辆通行存在很大安全隐患，请尽快补装。",
+            facts("carol", 30),
+        );
+        let pending = [first, unrelated];
+        let sketch = journal.detector().sketch("路灯损坏", BODY);
+        let neighbour = facts("bob", 60);
+        let found = journal.lookup_after("MH3", &sketch, &neighbour, &pending);
+        let ids: Vec<&str> = found.candidates.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["MH1"]);
+        let decision = decide(&neighbour, &found.candidates, &Policy::default());
+        assert_eq!(decision.lead.as_deref(), Some("MH1"));
     }
 
     #[test]
