@@ -12,7 +12,7 @@ use futures::future::{BoxFuture, Shared};
 use minhu_contracts::bus;
 use minhu_contracts::v1::{CaseEvent, ClockTimer, case_event::Event};
 use minhu_core::bus::Bus;
-use minhu_core::case::{CaseStore, StoreError};
+use minhu_core::case::{CaseStore, StoreError, Versioned};
 use minhu_core::config::Settings;
 use minhu_core::consumer::{self, Verdict};
 use minhu_core::deadlines::timestamp;
@@ -115,7 +115,14 @@ impl ClockWorker {
     /// Brings the case up to date at this instant: records every step that is due (each once)
     /// and leaves its timer armed at its next instant, or disarmed.
     pub async fn reconcile(&self, case_id: &str) -> Result<Reconciled, ClockError> {
-        let mut current = self.store.load(case_id).await?;
+        let current = self.store.load(case_id).await?;
+        self.reconcile_from(current).await
+    }
+
+    /// [`ClockWorker::reconcile`] from a view just loaded.
+    async fn reconcile_from(&self, mut current: Versioned) -> Result<Reconciled, ClockError> {
+        let case_id = current.view.case_id.clone();
+        let case_id = case_id.as_str();
         let mut recorded = 0;
         for _ in 0..MAX_STEPS {
             let now = OffsetDateTime::now_utc();
@@ -177,16 +184,13 @@ impl ClockWorker {
             return Ok(());
         }
         // Only the case's latest event needs a look: a later one is on its way to some instance
-        // (or was recorded by the clock, which armed after it).
-        let latest = self
-            .store
-            .last_event(&event.case_id)
-            .await?
-            .map_or(0, |(_, e)| e.number);
-        if latest > event.number {
+        // (or was recorded by the clock, which armed after it). The view is loaded up to the
+        // case's last event.
+        let current = self.store.load_after_event(&event.case_id).await?;
+        if current.view.version > event.number {
             return Ok(());
         }
-        self.reconcile(&event.case_id).await.map(|_| ())
+        self.reconcile_from(current).await.map(|_| ())
     }
 
     async fn on_timer(&self, timer: ClockTimer) -> Result<(), ClockError> {

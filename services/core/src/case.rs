@@ -543,6 +543,22 @@ impl CaseStore {
         Ok(current)
     }
 
+    /// The view of a case one of whose events was just seen. Triage writes a case's view just
+    /// after its first events, which can arrive first: a moment's wait (200 ms in all) saves the
+    /// second's delay of a redelivery. Still missing then: [`StoreError::NotFound`].
+    pub async fn load_after_event(&self, case_id: &str) -> Result<Versioned, StoreError> {
+        const PAUSES: [u64; 4] = [5, 15, 30, 150];
+        for pause in PAUSES {
+            match self.load(case_id).await {
+                Err(StoreError::NotFound(_)) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+                loaded => return loaded,
+            }
+        }
+        self.load(case_id).await
+    }
+
     /// Creates the view of a new case (triage); an existing one is left as it is.
     pub async fn create(&self, view: &CaseView) -> Result<(), StoreError> {
         match self

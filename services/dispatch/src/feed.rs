@@ -21,14 +21,6 @@ use prost::Message;
 use crate::service::index_value;
 
 const CONCURRENCY: usize = 8;
-/// Waits between reads of a case view that is not written yet: 200 ms in all.
-const VIEW_PAUSES: [Duration; 5] = [
-    Duration::from_millis(5),
-    Duration::from_millis(15),
-    Duration::from_millis(30),
-    Duration::from_millis(50),
-    Duration::from_millis(100),
-];
 
 /// What one unit gets from one case event.
 #[derive(Debug, Clone, PartialEq)]
@@ -332,20 +324,15 @@ impl FeedWorker {
         Ok(())
     }
 
-    /// The case's view. Triage writes it just after the case's first dispatch event, which can
-    /// arrive here first: a moment's wait saves the second's delay of a redelivery.
     async fn view_of(&self, case_id: &str) -> Result<CaseView, FeedError> {
-        for pause in VIEW_PAUSES {
-            match self.store.load(case_id).await {
-                Ok(v) => return Ok(v.view),
-                Err(StoreError::NotFound(_)) => tokio::time::sleep(pause).await,
-                Err(StoreError::Corrupt(reason)) => return Err(FeedError::Poison(reason)),
-                Err(e) => return Err(FeedError::Transient(e.into())),
-            }
+        match self.store.load_after_event(case_id).await {
+            Ok(v) => Ok(v.view),
+            Err(StoreError::NotFound(_)) => Err(FeedError::Transient(
+                "the case view is not written yet".into(),
+            )),
+            Err(StoreError::Corrupt(reason)) => Err(FeedError::Poison(reason)),
+            Err(e) => Err(FeedError::Transient(e.into())),
         }
-        Err(FeedError::Transient(
-            "the case view is not written yet".into(),
-        ))
     }
 
     async fn in_centre_queue(&self, case_id: &str) -> Result<bool, FeedError> {
