@@ -3,6 +3,10 @@
 //! instead of failing: the durable consumer keeps the place on the server. On shutdown it stops
 //! pulling and lets the messages in hand finish before returning; messages pulled but not
 //! finished are not acknowledged and come back to another instance.
+//!
+//! And [`follow`], for what every instance folds on its own (the ops projections, the dedup
+//! journal): a whole stream in order through ordered consumers, which keep no place on the
+//! server, so the follower keeps it.
 
 use std::future::Future;
 use std::time::Duration;
@@ -89,5 +93,71 @@ pub async fn run<F, Fut>(
                 }
             })
             .await;
+    }
+}
+
+/// Hands every message of `stream` from `start_sequence` on to `apply` with its stream
+/// sequence, in stream order, until `shutdown`. After an interruption it resumes after the last
+/// message handed on, with capped exponential backoff while the bus is away; `what` names the
+/// follower in the logs.
+pub async fn follow(
+    stream: &Stream,
+    start_sequence: u64,
+    what: &'static str,
+    shutdown: impl Future<Output = ()>,
+    mut apply: impl FnMut(u64, &jetstream::Message),
+) {
+    use async_nats::jetstream::consumer::DeliverPolicy;
+
+    tokio::pin!(shutdown);
+    let mut next_sequence = start_sequence.max(1);
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let config = pull::OrderedConfig {
+            deliver_policy: DeliverPolicy::ByStartSequence {
+                start_sequence: next_sequence,
+            },
+            ..Default::default()
+        };
+        let messages = async {
+            let consumer = stream.create_consumer(config).await?;
+            Ok::<_, async_nats::Error>(consumer.messages().await?)
+        };
+        let mut messages = tokio::select! {
+            _ = &mut shutdown => return,
+            m = messages => match m {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(error = %e, follower = what, "cannot follow the stream; retrying");
+                    tokio::select! {
+                        _ = &mut shutdown => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            },
+        };
+        backoff = Duration::from_millis(200);
+        loop {
+            let next = tokio::select! {
+                _ = &mut shutdown => return,
+                next = messages.next() => next,
+            };
+            match next {
+                Some(Ok(message)) => {
+                    let Ok(info) = message.info() else {
+                        continue;
+                    };
+                    next_sequence = info.stream_sequence + 1;
+                    apply(info.stream_sequence, &message);
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, follower = what, "stream feed interrupted");
+                    break;
+                }
+                None => break,
+            }
+        }
     }
 }

@@ -18,12 +18,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use async_nats::jetstream::context::PublishError;
 use async_nats::jetstream::{self, kv};
-use futures::StreamExt;
 use minhu_contracts::v1::{CaseStatus, CaseView, DedupEvidence};
 use minhu_core::bus::{Bus, kv_subject, lost_first_write};
+use minhu_core::consumer;
 use minhu_dedup::decide::{Candidate, Decision, Facts, Policy, decide};
 use minhu_dedup::detector::Detector;
 use minhu_dedup::kv::{JournalIndex, StoredDoc, doc_key};
@@ -307,53 +306,27 @@ async fn settle_open(
 /// Folds the journal from its first entry, then every new one as it lands, until aborted.
 async fn follow(store: kv::Store, shared: Arc<Shared>) {
     let documents = kv_subject(&store, &doc_key(""));
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        let next_sequence = shared.journal.lock().expect("journal lock").sequence() + 1;
-        let config = pull::OrderedConfig {
-            deliver_policy: DeliverPolicy::ByStartSequence {
-                start_sequence: next_sequence,
-            },
-            ..Default::default()
-        };
-        let messages = async {
-            let consumer = store.stream.create_consumer(config).await?;
-            Ok::<_, async_nats::Error>(consumer.messages().await?)
-        };
-        let mut messages = match messages.await {
-            Ok(messages) => messages,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot follow the dedup journal; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-                continue;
-            }
-        };
-        backoff = Duration::from_millis(200);
-        while let Some(next) = messages.next().await {
-            let message = match next {
-                Ok(message) => message,
-                Err(e) => {
-                    tracing::warn!(error = %e, "dedup journal feed interrupted");
-                    break;
-                }
-            };
-            let Ok(info) = message.info() else {
-                continue;
-            };
+    let never = std::future::pending();
+    consumer::follow(
+        &store.stream,
+        1,
+        "dedup journal",
+        never,
+        |sequence, message| {
             let entry = message
                 .subject
                 .starts_with(documents.as_str())
                 .then(|| serde_json::from_slice::<StoredDoc>(&message.payload).ok())
                 .flatten();
-            let sequence = {
+            let folded = {
                 let mut journal = shared.journal.lock().expect("journal lock");
-                journal.fold(info.stream_sequence, entry.as_ref());
+                journal.fold(sequence, entry.as_ref());
                 journal.sequence()
             };
-            shared.folded.send_replace(sequence);
-        }
-    }
+            shared.folded.send_replace(folded);
+        },
+    )
+    .await;
 }
 
 /// The evidence as recorded on cases.
