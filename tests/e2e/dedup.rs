@@ -225,6 +225,19 @@ async fn a_triage_instance_started_later_knows_every_earlier_matter() {
     wait_for_status(&gateway, &retelling.tracking_number, CaseStatus::Merged).await;
     let view = gateway.wait_for_case(&retelling.tracking_number).await;
     assert_eq!(view.cluster_lead, original.tracking_number);
+    // What the new instance holds shows in /metrics: the 31 earlier petitions and the retelling.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let metrics = gateway.metrics().await;
+        if metrics.contains("minhu_dedup_journal_entries 32") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "journal size not shown:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     second.stop().await.unwrap();
     gateway.stop().await.unwrap();
 }

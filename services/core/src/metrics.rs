@@ -31,6 +31,10 @@ pub const NATS_CONNECTED: &str = "minhu_nats_connected";
 pub const CLASSIFIER_CONFIDENCE: &str = "minhu_classifier_confidence";
 pub const ROUTE_FALLBACKS: &str = "minhu_route_fallbacks_total";
 pub const DEDUP_OUTCOMES: &str = "minhu_dedup_outcomes_total";
+/// Petitions the dedup journal holds in this triage instance's memory.
+pub const DEDUP_JOURNAL_ENTRIES: &str = "minhu_dedup_journal_entries";
+/// Journal entries another instance's write came before: decided again.
+pub const DEDUP_JOURNAL_CONFLICTS: &str = "minhu_dedup_journal_conflicts_total";
 pub const CENTRE_QUEUED: &str = "minhu_centre_queued_total";
 pub const UNIT_OPEN: &str = "minhu_unit_open_cases";
 pub const UNIT_UNSIGNED: &str = "minhu_unit_unsigned_cases";
@@ -130,6 +134,14 @@ pub fn describe() {
         "Cases routed by fallback (no catalogue rule matched)."
     );
     describe_counter!(DEDUP_OUTCOMES, "Duplicate detection outcomes.");
+    describe_gauge!(
+        DEDUP_JOURNAL_ENTRIES,
+        "Petitions the dedup journal holds in this triage instance's memory."
+    );
+    describe_counter!(
+        DEDUP_JOURNAL_CONFLICTS,
+        "Dedup journal entries another instance wrote first; the petition was decided again."
+    );
     describe_counter!(
         CENTRE_QUEUED,
         "Cases put in the dispatch centre's queue instead of dispatched, by reason."
@@ -289,6 +301,14 @@ pub fn centre_queued(reason: &'static str) {
 
 pub fn dedup_outcome(outcome: &'static str) {
     counter!(DEDUP_OUTCOMES, "outcome" => outcome).increment(1);
+}
+
+pub fn dedup_journal(entries: usize) {
+    gauge!(DEDUP_JOURNAL_ENTRIES).set(entries as f64);
+}
+
+pub fn dedup_journal_conflicts(lost: usize) {
+    counter!(DEDUP_JOURNAL_CONFLICTS).increment(lost as u64);
 }
 
 pub fn nats_connected(connected: bool) {

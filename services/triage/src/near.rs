@@ -22,7 +22,7 @@ use async_nats::jetstream::context::PublishError;
 use async_nats::jetstream::{self, kv};
 use minhu_contracts::v1::{CaseStatus, CaseView, DedupEvidence};
 use minhu_core::bus::{Bus, kv_subject, lost_first_write};
-use minhu_core::consumer;
+use minhu_core::{consumer, metrics};
 use minhu_dedup::decide::{Candidate, Decision, Facts, Policy, decide};
 use minhu_dedup::detector::Detector;
 use minhu_dedup::kv::{JournalIndex, StoredDoc, doc_key};
@@ -153,6 +153,7 @@ async fn decide_in_batches(shared: Arc<Shared>, bus: Bus, mut waiting: mpsc::Rec
         if lost.is_empty() {
             continue;
         }
+        metrics::dedup_journal_conflicts(lost.len());
         let caught_up = catch_up(&shared, &bus).await;
         for mut request in lost {
             request.attempts += 1;
@@ -318,12 +319,13 @@ async fn follow(store: kv::Store, shared: Arc<Shared>) {
                 .starts_with(documents.as_str())
                 .then(|| serde_json::from_slice::<StoredDoc>(&message.payload).ok())
                 .flatten();
-            let folded = {
+            let (folded, entries) = {
                 let mut journal = shared.journal.lock().expect("journal lock");
                 journal.fold(sequence, entry.as_ref());
-                journal.sequence()
+                (journal.sequence(), journal.len())
             };
             shared.folded.send_replace(folded);
+            metrics::dedup_journal(entries);
         },
     )
     .await;
