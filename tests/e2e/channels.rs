@@ -603,3 +603,78 @@ async fn concurrent_admin_changes_are_all_kept() {
     a.stop().await.unwrap();
     b.stop().await.unwrap();
 }
+
+/// A SubmitStream stays open across a suspension: the items after it are refused, each with
+/// the reason, and the stream itself goes on answering.
+#[tokio::test]
+async fn a_suspension_refuses_the_next_items_of_an_open_stream() {
+    use minhu_contracts::v1::intake_service_client::IntakeServiceClient;
+    use minhu_contracts::v1::{SubmitRequest, submit_stream_response};
+
+    let server = NatsServer::start();
+    let app = spawn_app_with(&server.url(), &[Role::Gateway], |_| {}).await;
+    let created = create(&app, "mini-stream", 0).await;
+    let (items, queued) = tokio::sync::mpsc::channel::<SubmitRequest>(4);
+    let item = |n: u64| SubmitRequest {
+        petition: Some(distinct_petition(&format!("stream-{n}"), n)),
+    };
+    // A client with a backlog: its first item is waiting when the stream opens.
+    items.send(item(1)).await.unwrap();
+    let mut client = IntakeServiceClient::connect(format!("http://{}", app.grpc_addr.unwrap()))
+        .await
+        .unwrap();
+    let mut answers = client
+        .submit_stream(authorized(
+            &created.token,
+            tokio_stream::wrappers::ReceiverStream::new(queued),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = answers.message().await.unwrap().expect("an answer");
+    assert!(matches!(
+        first.result,
+        Some(submit_stream_response::Result::Receipt(_))
+    ));
+    let mut send = async |n: u64| {
+        items.send(item(n)).await.unwrap();
+        answers
+            .message()
+            .await
+            .unwrap()
+            .expect("an answer")
+            .result
+            .unwrap()
+    };
+
+    admin(&app)
+        .await
+        .suspend_channel(authorized(
+            ADMIN_TOKEN,
+            SuspendChannelRequest {
+                channel_id: "mini-stream".into(),
+                reason: "leaked token under investigation".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut n = 2;
+    let refused = loop {
+        match send(n).await {
+            submit_stream_response::Result::Error(e) => break e,
+            submit_stream_response::Result::Receipt(_) => {
+                assert!(started.elapsed() < PROPAGATION, "items still accepted");
+                n += 1;
+            }
+        }
+    };
+    assert_eq!(
+        (refused.code, refused.message.as_str()),
+        (Code::PermissionDenied as i32, "channel suspended")
+    );
+    // The stream ends with its items: a graceful stop waits for open streams.
+    drop(items);
+    drop(answers);
+    app.stop().await.unwrap();
+}

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use futures::{Stream, StreamExt};
 use minhu_contracts::v1::intake_service_server::{IntakeService, IntakeServiceServer};
 use minhu_contracts::v1::{
-    SubmitRequest, SubmitResponse, SubmitStreamResponse, TrackRequest, TrackResponse,
+    SubmitError, SubmitRequest, SubmitResponse, SubmitStreamResponse, TrackRequest, TrackResponse,
     submit_stream_response,
 };
 use minhu_core::bus::Bus;
@@ -181,22 +181,32 @@ impl IntakeService for Gateway {
         &self,
         request: Request<Streaming<SubmitRequest>>,
     ) -> Result<Response<Self::SubmitStreamStream>, Status> {
-        let channel = self.authenticate(request.metadata())?;
-        let intake = self.intake.clone();
+        self.authenticate(request.metadata())?;
+        let credentials = Arc::new(request.metadata().clone());
+        let gateway = self.clone();
         let answers = request
             .into_inner()
             .map(move |item| {
-                let intake = intake.clone();
-                let channel = channel.clone();
+                let gateway = gateway.clone();
+                let credentials = credentials.clone();
                 async move {
                     let petition = item?.petition;
                     let channel_message_id = petition
                         .as_ref()
                         .map(|p| p.channel_message_id.clone())
                         .unwrap_or_default();
-                    let result = match intake.submit(&channel, petition).await {
-                        Ok(receipt) => submit_stream_response::Result::Receipt(receipt),
-                        Err(e) => submit_stream_response::Result::Error(e.to_submit_error()),
+                    // Each item is let in as a Submit would be: a channel suspended or a token
+                    // revoked while its stream is open has the items after that refused.
+                    let result = match gateway.authenticate(&credentials) {
+                        Err(refused) => submit_stream_response::Result::Error(SubmitError {
+                            code: refused.code() as i32,
+                            message: refused.message().to_owned(),
+                            field_violations: Vec::new(),
+                        }),
+                        Ok(channel) => match gateway.intake.submit(&channel, petition).await {
+                            Ok(receipt) => submit_stream_response::Result::Receipt(receipt),
+                            Err(e) => submit_stream_response::Result::Error(e.to_submit_error()),
+                        },
                     };
                     Ok(SubmitStreamResponse {
                         channel_message_id,
