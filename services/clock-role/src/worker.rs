@@ -13,7 +13,6 @@ use minhu_contracts::bus;
 use minhu_contracts::v1::{CaseEvent, ClockTimer, case_event::Event};
 use minhu_core::bus::Bus;
 use minhu_core::case::{CaseStore, StoreError, Versioned};
-use minhu_core::config::Settings;
 use minhu_core::consumer::{self, Verdict};
 use minhu_core::deadlines::timestamp;
 use minhu_core::metrics;
@@ -65,23 +64,14 @@ pub struct ClockWorker {
 }
 
 impl ClockWorker {
-    pub fn new(bus: Bus, rules: Rules, ack_wait: Duration) -> ClockWorker {
+    pub fn new(bus: Bus, rules: Arc<Rules>, ack_wait: Duration) -> ClockWorker {
         ClockWorker {
             store: CaseStore::new(bus.clone()),
             timers: Timers::new(bus.js.clone(), bus.timers.clone()),
             bus,
-            rules: Arc::new(rules),
+            rules,
             ack_wait,
         }
-    }
-
-    /// The worker for a deployment's settings (policies, calendar, supervising chains).
-    pub fn from_settings(bus: Bus, settings: &Settings) -> Result<ClockWorker, String> {
-        Ok(ClockWorker::new(
-            bus,
-            Rules::from_settings(settings)?,
-            Duration::from_secs(settings.clock.ack_wait_secs),
-        ))
     }
 
     /// Follows the case events and the fired timers until `shutdown`; what is in hand finishes

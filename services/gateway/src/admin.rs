@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::error::internal;
 use async_nats::jetstream::kv;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -460,11 +461,6 @@ fn invalid(violations: Vec<FieldViolation>) -> Status {
 fn unavailable(e: async_nats::Error) -> Status {
     tracing::warn!(error = %e, "channel registry unavailable");
     Status::unavailable("the channel registry is unavailable; retry later")
-}
-
-fn internal(what: &str, e: async_nats::Error) -> Status {
-    tracing::error!(error = %e, "{what}");
-    Status::internal("internal error")
 }
 
 #[cfg(test)]

@@ -98,3 +98,9 @@ impl IntakeError {
         }
     }
 }
+
+/// An answer for a fault of minhu's own: the detail goes to the log, not to the caller.
+pub(crate) fn internal(what: &str, e: async_nats::Error) -> Status {
+    tracing::error!(error = %e, "{what}");
+    Status::internal("internal error")
+}

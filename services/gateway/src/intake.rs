@@ -38,7 +38,7 @@ use time::OffsetDateTime;
 use tonic::Status;
 use tonic_types::StatusExt;
 
-use crate::error::IntakeError;
+use crate::error::{IntakeError, internal};
 use crate::limits::{OwnLimit, SubmitLimiter, TrackGuard};
 use crate::stats::ChannelStats;
 use crate::validate::validate;
@@ -353,11 +353,6 @@ fn received_at(record: &IntakeRecord) -> Result<OffsetDateTime, async_nats::Erro
 fn unavailable(e: async_nats::Error) -> Status {
     tracing::warn!(error = %e, "bus read failed");
     Status::unavailable("the case store is unavailable; retry later")
-}
-
-fn internal(what: &str, e: async_nats::Error) -> Status {
-    tracing::error!(error = %e, "{what}");
-    Status::internal("internal error")
 }
 
 #[cfg(test)]

@@ -406,6 +406,17 @@ impl App {
         }
 
         let mut triage_for_reload = None;
+        // Triage dispatches with the clock's deadlines; the clock keeps cases to them.
+        let clock_rules = if roles.contains(&Role::Triage) || roles.contains(&Role::Clock) {
+            Some(Arc::new(
+                minhu_clock_role::Rules::from_settings(&settings)
+                    .map_err(anyhow::Error::msg)
+                    .context("the clock's rules")?,
+            ))
+        } else {
+            None
+        };
+
         if roles.contains(&Role::Triage) {
             let triage =
                 Arc::new(Triage::sharing(&settings, routing.clone()).context("triage role")?);
@@ -438,11 +449,7 @@ impl App {
                 settings.identity.tracking_prefix.clone(),
             )
             .with_reception(Registrar::new(&bus, &settings.reception, calendar))
-            .with_clock_rules(Arc::new(
-                minhu_clock_role::Rules::from_settings(&settings)
-                    .map_err(anyhow::Error::msg)
-                    .context("triage: the clock's rules")?,
-            ));
+            .with_clock_rules(clock_rules.clone().expect("built for triage"));
             let stop = stop.clone();
             spawn_built(&mut tasks, move || {
                 async move {
@@ -470,9 +477,11 @@ impl App {
         }
 
         if roles.contains(&Role::Clock) {
-            let worker = ClockWorker::from_settings(bus.clone(), &settings)
-                .map_err(anyhow::Error::msg)
-                .context("clock role")?;
+            let worker = ClockWorker::new(
+                bus.clone(),
+                clock_rules.clone().expect("built for the clock"),
+                Duration::from_secs(settings.clock.ack_wait_secs),
+            );
             let stop = stop.clone();
             spawn_built(&mut tasks, move || {
                 async move {

@@ -49,7 +49,6 @@ pub enum IndexError {
 }
 
 pub struct NearIndex {
-    pub detector: Detector,
     shared: Arc<Shared>,
     /// The follower and the decider, started with the first decision, stopped with the index.
     running: OnceLock<Running>,
@@ -57,6 +56,7 @@ pub struct NearIndex {
 
 /// What the follower and the decider share.
 struct Shared {
+    detector: Detector,
     policy: Policy,
     journal: Mutex<JournalIndex>,
     /// The sequence the follower has folded up to; changes wake a decider catching up.
@@ -87,14 +87,18 @@ struct Request {
 impl NearIndex {
     pub fn new(detector: Detector, policy: Policy) -> NearIndex {
         NearIndex {
-            detector,
             shared: Arc::new(Shared {
+                detector,
                 policy,
                 journal: Mutex::new(JournalIndex::new(detector, policy)),
                 folded: watch::Sender::new(0),
             }),
             running: OnceLock::new(),
         }
+    }
+
+    pub fn detector(&self) -> &Detector {
+        &self.shared.detector
     }
 
     /// Decides `case_id` against the index and records it there, atomically with respect to
@@ -118,7 +122,7 @@ impl NearIndex {
         let (reply, decided) = oneshot::channel();
         let request = Request {
             case_id: case_id.to_owned(),
-            sketch: self.detector.sketch(title, body),
+            sketch: self.shared.detector.sketch(title, body),
             facts,
             attempts: 0,
             reply,
@@ -195,7 +199,7 @@ async fn decide_batch(shared: &Shared, bus: &Bus, batch: Vec<Request>) -> Vec<Re
         }
         let entry = StoredDoc::decided(
             &request.case_id,
-            shared.journal.lock().expect("journal lock").detector(),
+            &shared.detector,
             &request.sketch,
             request.facts,
             &decision,

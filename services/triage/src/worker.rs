@@ -514,7 +514,7 @@ impl TriageWorker {
             .decide_and_record(&self.bus, case_id, &petition.title, &petition.body, facts)
             .await
             .map_err(|e| TriageError::Transient(e.into()))?;
-        triaged.dedup = near::evidence(&decision, &self.near.detector.scheme.version());
+        triaged.dedup = near::evidence(&decision, &self.near.detector().scheme.version());
         match decision.outcome {
             DedupOutcome::New => metrics::dedup_outcome("new"),
             DedupOutcome::Repeat { original } => {
