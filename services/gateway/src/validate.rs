@@ -225,6 +225,22 @@ fn is_resident_id_number(id: &str) -> bool {
     bytes[17].to_ascii_uppercase() == CHECK[(sum % 11) as usize]
 }
 
+/// Whether `value` holds a control character (Unicode Cc), line breaks and tabs aside when
+/// `multiline`. Read as UTF-8 bytes, since every body passes here: C0 and DEL are single
+/// bytes below 0x20 and 0x7F, and C1 (U+0080–U+009F) is 0xC2 followed by 0x80–0x9F, bytes that
+/// appear nowhere else in valid UTF-8 as that pair.
+fn has_control(value: &str, multiline: bool) -> bool {
+    let bytes = value.as_bytes();
+    bytes.iter().enumerate().any(|(i, &b)| match b {
+        b'\n' | b'\r' | b'\t' => !multiline,
+        0..0x20 | 0x7f => true,
+        0xc2 => bytes
+            .get(i + 1)
+            .is_some_and(|next| (0x80..0xa0).contains(next)),
+        _ => false,
+    })
+}
+
 #[derive(Default)]
 struct Violations(Vec<Violation>);
 
@@ -244,9 +260,7 @@ impl Violations {
     }
 
     fn no_control(&mut self, field: &str, value: &str, multiline: bool) {
-        let bad = value
-            .chars()
-            .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')));
+        let bad = has_control(value, multiline);
         if bad {
             let allowed = if multiline {
                 " (line breaks and tabs are allowed)"
@@ -433,5 +447,19 @@ mod tests {
     fn a_missing_petition_is_reported() {
         let err = validate(None, &limits(), OffsetDateTime::now_utc()).unwrap_err();
         assert_eq!(err[0].field, "petition");
+    }
+
+    proptest::proptest! {
+        /// The byte-level reading finds exactly the characters Unicode calls control.
+        #[test]
+        fn control_characters_are_found_as_unicode_defines_them(
+            value in "(\\PC|\\p{Cc}|[\u{80}-\u{a0}\u{100}-\u{2100}\n\r\t]){0,40}",
+            multiline: bool,
+        ) {
+            let by_chars = value
+                .chars()
+                .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')));
+            proptest::prop_assert_eq!(has_control(&value, multiline), by_chars);
+        }
     }
 }
