@@ -21,7 +21,7 @@ use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::text::{body_chars, petition};
-use super::{BenchApp, BenchNats, quantile_ms};
+use super::{BenchApp, BenchNats, CpuMeter, quantile_ms};
 
 const TOKEN: &str = "demo-hotline-token";
 
@@ -38,17 +38,40 @@ impl IntakeBench {
         let addr = app.addr;
 
         let run_id = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut cpu = CpuMeter::start(&nats);
         let (submits, mut latencies) = self.load(addr, run_id).await?;
+        let submit_cpu = cpu.lap();
         app.stop().await?;
         let submits_per_s = submits as f64 / self.duration.as_secs_f64();
 
         let (echo_addr, echo_stop) = serve_echo().await?;
+        cpu.lap();
         let (echoes, _) = self.load(echo_addr, run_id).await?;
+        let echo_cpu = cpu.lap();
         let _ = echo_stop.send(());
         let echo_per_s = echoes as f64 / self.duration.as_secs_f64();
 
-        let js_per_s = self.raw_jetstream(nats.url()).await?;
+        let (writes, write_cpu) = self.raw_jetstream(nats.url(), &mut cpu).await?;
+        let js_per_s = writes as f64 / self.duration.as_secs_f64();
         nats.stop().await;
+
+        // What each call cost the machine in CPU (load generator and server included), which
+        // unlike a rate does not move with whatever else the machine was doing. A submission
+        // that cost exactly one echo and one write would reach `cpu_ratio_bound` of the echo
+        // rate on the same cores.
+        let per_call = |cpu: Option<Duration>, calls: u64| {
+            cpu.map(|c| c.as_secs_f64() * 1e6 / calls.max(1) as f64)
+        };
+        if let (Some(submit), Some(echo), Some(write)) = (
+            per_call(submit_cpu, submits),
+            per_call(echo_cpu, echoes),
+            per_call(write_cpu, writes),
+        ) {
+            println!(
+                "cpu_us_per_submit={submit:.1} cpu_us_per_echo={echo:.1} cpu_us_per_write={write:.1} cpu_ratio_bound={:.2}",
+                echo / (echo + write)
+            );
+        }
 
         // Every submission is at least one RPC and one acknowledged JetStream write, on the same
         // cores: the rate of the two back to back, were nothing else to run, bounds the ratio.
@@ -112,8 +135,13 @@ impl IntakeBench {
         Ok((samples.len() as u64, samples))
     }
 
-    /// The same payloads published straight to JetStream, `concurrency` acks in flight.
-    async fn raw_jetstream(&self, url: &str) -> anyhow::Result<f64> {
+    /// The same payloads published straight to JetStream, `concurrency` acks in flight: how many
+    /// were acknowledged, and the CPU the writing took.
+    async fn raw_jetstream(
+        &self,
+        url: &str,
+        cpu: &mut CpuMeter,
+    ) -> anyhow::Result<(u64, Option<Duration>)> {
         let js = jetstream::new(async_nats::connect(url).await?);
         let _ = js.delete_stream("BENCH_RAW").await;
         js.create_stream(stream::Config {
@@ -123,7 +151,6 @@ impl IntakeBench {
             ..Default::default()
         })
         .await?;
-        let deadline = Instant::now() + self.duration;
         let payloads: Vec<bytes::Bytes> = (0..256u64)
             .map(|n| {
                 petition(n.to_string(), n, body_chars(n))
@@ -131,6 +158,8 @@ impl IntakeBench {
                     .into()
             })
             .collect();
+        cpu.lap();
+        let deadline = Instant::now() + self.duration;
         let published = futures::stream::iter(0u64..)
             .take_while(|_| futures::future::ready(Instant::now() < deadline))
             .map(|n| {
@@ -142,8 +171,9 @@ impl IntakeBench {
             .filter(|r| futures::future::ready(r.is_ok()))
             .count()
             .await;
+        let write_cpu = cpu.lap();
         let _ = js.delete_stream("BENCH_RAW").await;
-        Ok(published as f64 / self.duration.as_secs_f64())
+        Ok((published as u64, write_cpu))
     }
 }
 

@@ -97,6 +97,61 @@ impl BenchApp {
     }
 }
 
+/// CPU time spent by this process and by the benchmark's own NATS server since `start`: what a
+/// phase of a benchmark costs in CPU, which (unlike its rate) does not depend on how busy the
+/// machine was with anything else.
+pub(crate) struct CpuMeter {
+    server_pid: Option<u32>,
+    started: Option<Duration>,
+}
+
+impl CpuMeter {
+    /// Counts this process, and the server too when it is the benchmark's own (`None`: an
+    /// external NATS, whose CPU is not ours to read).
+    pub(crate) fn start(nats: &BenchNats) -> CpuMeter {
+        let server_pid = nats.server_pid();
+        CpuMeter {
+            server_pid,
+            started: cpu_time(server_pid),
+        }
+    }
+
+    /// CPU time since the start, or since the last call.
+    pub(crate) fn lap(&mut self) -> Option<Duration> {
+        let now = cpu_time(self.server_pid);
+        let lap = now
+            .zip(self.started)
+            .map(|(now, then)| now.saturating_sub(then));
+        self.started = now;
+        lap
+    }
+}
+
+/// User and system time of this process plus the server's, if it can be read (Linux).
+fn cpu_time(server_pid: Option<u32>) -> Option<Duration> {
+    let server_pid = server_pid?;
+    let ticks = libc_ticks_per_second()?;
+    let stat = std::fs::read_to_string(format!("/proc/{server_pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after it are fixed.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let server_ticks: u64 =
+        fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let server = Duration::from_secs_f64(server_ticks as f64 / ticks);
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        (libc::getrusage(libc::RUSAGE_SELF, &mut usage) == 0).then_some(usage)
+    }?;
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    Some(server + time(usage.ru_utime) + time(usage.ru_stime))
+}
+
+fn libc_ticks_per_second() -> Option<f64> {
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (ticks > 0).then_some(ticks as f64)
+}
+
 /// The `q`-quantile of `samples` (sorted in place), in milliseconds.
 pub(crate) fn quantile_ms(samples: &mut [Duration], q: f64) -> f64 {
     if samples.is_empty() {
