@@ -3,6 +3,7 @@
 //! - [`config`]: settings with embedded defaults, a file and environment overrides.
 //! - [`channels`]: the channel registry in KV, its live index and the watch that keeps it.
 //! - [`consumer`]: the loop of every durable pull consumer.
+//! - [`grpc`]: how every gRPC API refuses a request that breaks its rules.
 //! - [`credentials`]: bearer tokens held as digests.
 //! - [`domain`]: types that parse on construction (channel and unit ids, division codes,
 //!   tracking numbers).
@@ -23,6 +24,7 @@ pub mod consumer;
 pub mod credentials;
 pub mod deadlines;
 pub mod domain;
+pub mod grpc;
 pub mod metrics;
 pub mod privacy;
 pub mod reception;

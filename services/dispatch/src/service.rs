@@ -27,6 +27,7 @@ use minhu_core::config::Settings;
 use minhu_core::credentials::{Credentials, bearer};
 use minhu_core::deadlines::timestamp;
 use minhu_core::domain::TrackingNumber;
+use minhu_core::grpc::invalid_argument;
 use minhu_core::privacy::Identity;
 use prost::Message;
 use time::OffsetDateTime;
@@ -320,13 +321,14 @@ impl CaseApi {
         match self.unit_or_centre(request)? {
             Actor::Unit(unit) if unit_id.is_empty() || unit_id == unit => Ok(unit),
             Actor::Unit(_) => Err(Status::permission_denied("a unit reads its own lists only")),
-            _ if unit_id.is_empty() => {
-                Err(invalid_field("unit_id", "required with the centre token"))
-            }
-            _ if !self.directory.names.contains_key(unit_id) => Err(invalid_field(
+            _ if unit_id.is_empty() => Err(invalid_argument([(
                 "unit_id",
-                &format!("{unit_id:?} is not a unit of the catalogue"),
-            )),
+                "required with the centre token",
+            )])),
+            _ if !self.directory.names.contains_key(unit_id) => Err(invalid_argument([(
+                "unit_id",
+                format!("{unit_id:?} is not a unit of the catalogue"),
+            )])),
             _ => Ok(unit_id.to_owned()),
         }
     }
@@ -652,10 +654,10 @@ impl CaseService for CaseApi {
             .categories()
             .any(|c| c == r.category && c != minhu_route::ANY_CATEGORY);
         if !known {
-            return Err(invalid_field(
+            return Err(invalid_argument([(
                 "category",
-                &format!("{:?} is not a category of the catalogue", r.category),
-            ));
+                format!("{:?} is not a category of the catalogue", r.category),
+            )]));
         }
         let view = self.load(&r.case_id).await?.view;
         let mut classification = view.classification.clone().unwrap_or_default();
@@ -791,16 +793,6 @@ impl CaseService for CaseApi {
         .await
         .map(Response::new)
     }
-}
-
-/// INVALID_ARGUMENT naming the field (google.rpc.BadRequest), as every minhu API reports it.
-fn invalid_field(field: &str, description: &str) -> Status {
-    use tonic_types::{ErrorDetails, StatusExt};
-    Status::with_error_details(
-        tonic::Code::InvalidArgument,
-        format!("{field}: {description}"),
-        ErrorDetails::with_bad_request(vec![tonic_types::FieldViolation::new(field, description)]),
-    )
 }
 
 fn refusal_status(refusal: Refusal) -> Status {

@@ -25,12 +25,12 @@ use minhu_core::channels::{Registry, public_view, rotate};
 use minhu_core::credentials::bearer;
 use minhu_core::deadlines::timestamp;
 use minhu_core::domain::{ChannelId, DivisionCode};
+use minhu_core::grpc::{FieldViolation, invalid_argument};
 use prost::Message;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
-use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 /// How long the tokens held before a rotation stay valid when the request does not say.
 pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(24 * 3600);
@@ -142,7 +142,7 @@ impl ChannelAdmin for ChannelAdminApi {
             &mut violations,
         );
         if !violations.is_empty() {
-            return Err(invalid(violations));
+            return Err(invalid_argument(violations));
         }
         let now = OffsetDateTime::now_utc();
         let token = new_token();
@@ -212,7 +212,7 @@ impl ChannelAdmin for ChannelAdminApi {
         self.authorize(&request)?;
         let r = request.into_inner();
         if r.page_size as usize > MAX_PAGE {
-            return Err(invalid(vec![FieldViolation::new(
+            return Err(invalid_argument([(
                 "page_size",
                 format!("at most {MAX_PAGE}"),
             )]));
@@ -261,7 +261,7 @@ impl ChannelAdmin for ChannelAdminApi {
             &mut violations,
         );
         if !violations.is_empty() {
-            return Err(invalid(violations));
+            return Err(invalid_argument(violations));
         }
         let record = self
             .modify(&r.channel_id, |record, _| {
@@ -297,7 +297,7 @@ impl ChannelAdmin for ChannelAdminApi {
         self.authorize(&request)?;
         let r = request.into_inner();
         if r.reason.chars().count() > MAX_REASON_CHARS {
-            return Err(invalid(vec![FieldViolation::new(
+            return Err(invalid_argument([(
                 "reason",
                 format!("at most {MAX_REASON_CHARS} characters"),
             )]));
@@ -344,7 +344,7 @@ impl ChannelAdmin for ChannelAdminApi {
             .overlap_seconds
             .map_or(DEFAULT_OVERLAP, |s| Duration::from_secs(u64::from(s)));
         if overlap > MAX_OVERLAP {
-            return Err(invalid(vec![FieldViolation::new(
+            return Err(invalid_argument([(
                 "overlap_seconds",
                 format!("at most {} (30 days)", MAX_OVERLAP.as_secs()),
             )]));
@@ -379,8 +379,7 @@ fn effective_burst(rate: u32, burst: u32) -> u32 {
 }
 
 fn parse_id(channel_id: &str) -> Result<ChannelId, Status> {
-    ChannelId::parse(channel_id)
-        .map_err(|e| invalid(vec![FieldViolation::new("channel_id", e.to_string())]))
+    ChannelId::parse(channel_id).map_err(|e| invalid_argument([("channel_id", e.to_string())]))
 }
 
 fn check_name(name: &str, required: bool, violations: &mut Vec<FieldViolation>) {
@@ -443,19 +442,6 @@ fn check_common(
             "at least rate_per_second (or 0: the rate)",
         ));
     }
-}
-
-fn invalid(violations: Vec<FieldViolation>) -> Status {
-    let summary = violations
-        .iter()
-        .map(|v| format!("{}: {}", v.field, v.description))
-        .collect::<Vec<_>>()
-        .join("; ");
-    Status::with_error_details(
-        tonic::Code::InvalidArgument,
-        format!("the request is invalid: {summary}"),
-        ErrorDetails::with_bad_request(violations),
-    )
 }
 
 fn unavailable(e: async_nats::Error) -> Status {

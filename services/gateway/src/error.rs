@@ -3,15 +3,14 @@
 //! logged, not sent).
 
 use minhu_contracts::v1 as pb;
+use minhu_core::grpc::{FieldViolation, invalid_argument, invalid_message};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::validate::Violation;
-
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
-    #[error("the petition is invalid: {}", summary(.0))]
-    Invalid(Vec<Violation>),
+    #[error("{}", invalid_message(.0))]
+    Invalid(Vec<FieldViolation>),
     #[error(
         "channel_message_id {0:?} was already used for a different petition; \
          use a new id for a new petition"
@@ -25,14 +24,6 @@ pub enum IntakeError {
     Internal(#[source] async_nats::Error),
     #[error("this channel is submitting faster than its limit; retry after {0:?}")]
     RateLimited(std::time::Duration),
-}
-
-fn summary(violations: &[Violation]) -> String {
-    violations
-        .iter()
-        .map(|v| format!("{}: {}", v.field, v.description))
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 impl IntakeError {
@@ -60,16 +51,7 @@ impl IntakeError {
     /// The answer for a unary call.
     pub fn to_status(&self) -> Status {
         match self {
-            IntakeError::Invalid(violations) => Status::with_error_details(
-                Code::InvalidArgument,
-                self.to_string(),
-                ErrorDetails::with_bad_request(
-                    violations
-                        .iter()
-                        .map(|v| tonic_types::FieldViolation::new(&v.field, &v.description))
-                        .collect::<Vec<_>>(),
-                ),
-            ),
+            IntakeError::Invalid(violations) => invalid_argument(violations.iter().cloned()),
             IntakeError::RateLimited(wait) => Status::with_error_details(
                 Code::ResourceExhausted,
                 self.to_string(),
@@ -82,13 +64,9 @@ impl IntakeError {
     /// The answer for one item of a SubmitStream.
     pub fn to_submit_error(&self) -> pb::SubmitError {
         let field_violations = match self {
-            IntakeError::Invalid(violations) => violations
-                .iter()
-                .map(|v| pb::FieldViolation {
-                    field: v.field.clone(),
-                    description: v.description.clone(),
-                })
-                .collect(),
+            IntakeError::Invalid(violations) => {
+                violations.iter().cloned().map(Into::into).collect()
+            }
             _ => Vec::new(),
         };
         pb::SubmitError {

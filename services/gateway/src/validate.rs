@@ -4,21 +4,15 @@
 use minhu_contracts::v1::{Attachment, Petition, Petitioner, RequestType};
 use minhu_core::config::GatewaySettings;
 use minhu_core::domain::{DivisionCode, SessionId};
+use minhu_core::grpc::FieldViolation;
 use time::OffsetDateTime;
-
-/// One broken rule: the path of the field and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    pub field: String,
-    pub description: String,
-}
 
 /// Checks `petition` against the gateway's limits, with `now` as the gateway's clock.
 pub fn validate(
     petition: Option<&Petition>,
     limits: &GatewaySettings,
     now: OffsetDateTime,
-) -> Result<(), Vec<Violation>> {
+) -> Result<(), Vec<FieldViolation>> {
     let mut v = Violations::default();
     let Some(p) = petition else {
         v.add("petition", "required");
@@ -242,14 +236,11 @@ fn has_control(value: &str, multiline: bool) -> bool {
 }
 
 #[derive(Default)]
-struct Violations(Vec<Violation>);
+struct Violations(Vec<FieldViolation>);
 
 impl Violations {
     fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push(Violation {
-            field: field.into(),
-            description: description.into(),
-        });
+        self.0.push(FieldViolation::new(field, description));
     }
 
     /// Limits count characters, not bytes: a Chinese character is one character.

@@ -19,6 +19,7 @@ use minhu_core::case::{CaseStore, StoreError as CaseError};
 use minhu_core::config::Settings;
 use minhu_core::credentials::{Credentials, bearer};
 use minhu_core::domain::SessionId;
+use minhu_core::grpc::{FieldViolation, invalid_argument};
 use minhu_core::metrics;
 use minhu_core::reception::ReceptionSettings;
 use rand::Rng;
@@ -30,7 +31,7 @@ use crate::batch::{self, matter_of};
 use crate::instant;
 use crate::register::{RegisterError, record_on};
 use crate::schedule::{self, Due};
-use crate::session::{self, FieldViolation, Refusal};
+use crate::session::{self, Refusal};
 use crate::store::{Sessions, StoreError};
 
 /// Lost compare-and-set races a call tolerates before it answers ABORTED.
@@ -426,10 +427,7 @@ impl ReceptionService for ReceptionApi {
         let r = request.into_inner();
         let mut violations = Vec::new();
         let mut violate = |field: &str, description: &str| {
-            violations.push(FieldViolation {
-                field: field.to_owned(),
-                description: description.to_owned(),
-            })
+            violations.push(FieldViolation::new(field, description))
         };
         let kind = ReceptionOutcomeKind::try_from(r.outcome).unwrap_or_default();
         if kind == ReceptionOutcomeKind::Unspecified {
@@ -467,7 +465,7 @@ impl ReceptionService for ReceptionApi {
             violate("lead_unit_id", "not a unit of the catalogue");
         }
         if !violations.is_empty() {
-            return Err(refusal_status(Refusal::Invalid(violations)));
+            return Err(invalid_argument(violations));
         }
 
         let session = self.session(&r.session_id).await?.session;
@@ -540,24 +538,18 @@ impl ReceptionService for ReceptionApi {
             r.lead_unit_id.clone()
         };
         if timed && lead.is_empty() {
-            return Err(refusal_status(Refusal::Invalid(vec![FieldViolation {
-                field: "lead_unit_id".into(),
-                description: "the case has no lead unit yet: name one".into(),
-            }])));
+            return Err(invalid_argument([(
+                "lead_unit_id",
+                "the case has no lead unit yet: name one",
+            )]));
         }
         let leader = (kind == ReceptionOutcomeKind::LeaderOwned)
             .then(|| session.leader.clone())
             .flatten();
         let deadline = match due.filter(|_| timed) {
             Some(due) => Some(
-                schedule::outcome_deadline(kind, due, starts_at, now, &self.0.calendar).map_err(
-                    |reason| {
-                        refusal_status(Refusal::Invalid(vec![FieldViolation {
-                            field: "due_at".into(),
-                            description: reason,
-                        }]))
-                    },
-                )?,
+                schedule::outcome_deadline(kind, due, starts_at, now, &self.0.calendar)
+                    .map_err(|reason| invalid_argument([("due_at", reason)]))?,
             ),
             None => None,
         };
@@ -645,10 +637,10 @@ impl ReceptionService for ReceptionApi {
             return Err(hidden());
         }
         if r.findings.trim().is_empty() || r.findings.chars().count() > MAX_FINDINGS_CHARS {
-            return Err(refusal_status(Refusal::Invalid(vec![FieldViolation {
-                field: "findings".into(),
-                description: format!("required, at most {MAX_FINDINGS_CHARS} characters"),
-            }])));
+            return Err(invalid_argument([(
+                "findings",
+                format!("required, at most {MAX_FINDINGS_CHARS} characters"),
+            )]));
         }
         let open_task = view.reception.as_ref().is_some_and(|m| {
             m.investigation.is_some() && m.state == ReceptionState::Registered as i32
@@ -679,25 +671,8 @@ impl ReceptionService for ReceptionApi {
 }
 
 fn refusal_status(refusal: Refusal) -> Status {
-    use tonic_types::{ErrorDetails, StatusExt};
     match refusal {
-        Refusal::Invalid(violations) => {
-            let message = violations
-                .iter()
-                .map(|v| format!("{}: {}", v.field, v.description))
-                .collect::<Vec<_>>()
-                .join("; ");
-            Status::with_error_details(
-                tonic::Code::InvalidArgument,
-                message,
-                ErrorDetails::with_bad_request(
-                    violations
-                        .into_iter()
-                        .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
-                        .collect::<Vec<_>>(),
-                ),
-            )
-        }
+        Refusal::Invalid(violations) => invalid_argument(violations),
         Refusal::WrongState(m) => Status::failed_precondition(m),
     }
 }

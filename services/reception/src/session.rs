@@ -8,6 +8,7 @@ use minhu_contracts::v1::{
 };
 use minhu_core::deadlines::timestamp;
 use minhu_core::domain::DivisionCode;
+use minhu_core::grpc::{FieldViolation, invalid_message};
 use time::{Duration, OffsetDateTime};
 
 use crate::instant;
@@ -19,17 +20,10 @@ const MAX_PLACE_CHARS: usize = 200;
 const MAX_NOTE_CHARS: usize = 2_000;
 const MAX_AREAS: usize = 50;
 
-/// One violated field of a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldViolation {
-    pub field: String,
-    pub description: String,
-}
-
 /// Why a session call was refused, mapped to gRPC by the service.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("invalid request: {}", .0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
+    #[error("{}", invalid_message(.0))]
     Invalid(Vec<FieldViolation>),
     /// The session's state does not allow it now.
     #[error("{0}")]
@@ -48,10 +42,7 @@ struct Violations(Vec<FieldViolation>);
 
 impl Violations {
     fn add(&mut self, field: &str, description: impl Into<String>) {
-        self.0.push(FieldViolation {
-            field: field.to_owned(),
-            description: description.into(),
-        });
+        self.0.push(FieldViolation::new(field, description));
     }
 
     fn text(&mut self, field: &str, value: &str, max: usize, required: bool) {
