@@ -16,6 +16,7 @@ use minhu_e2e::{
 };
 use tonic::Code;
 use tonic::transport::Channel;
+use tonic_types::StatusExt;
 
 const HUANGZHAI: &str = "demo-unit-huangzhai";
 const COUNTY: &str = "demo-unit-county";
@@ -325,6 +326,27 @@ async fn an_extension_is_decided_by_the_supervising_unit_and_moves_the_deadline(
         .sign_for(authorized(HUANGZHAI, case_ref(&receipt)))
         .await
         .unwrap();
+    // A unit system is told which fields to correct, as by every minhu API.
+    let refused = client
+        .request_extension(authorized(
+            HUANGZHAI,
+            ExtensionRequest {
+                case_id: receipt.tracking_number.clone(),
+                days: 45,
+                reason: " ".into(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    let fields: Vec<_> = refused
+        .get_details_bad_request()
+        .expect("a BadRequest")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(fields, ["days", "reason"], "{}", refused.message());
     client
         .request_extension(authorized(
             HUANGZHAI,

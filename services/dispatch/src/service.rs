@@ -799,7 +799,7 @@ fn refusal_status(refusal: Refusal) -> Status {
     match refusal {
         Refusal::NotAllowed(m) => Status::permission_denied(m),
         Refusal::WrongState(m) => Status::failed_precondition(m),
-        Refusal::Invalid(m) => Status::invalid_argument(m),
+        Refusal::Invalid(violations) => invalid_argument(violations),
     }
 }
 

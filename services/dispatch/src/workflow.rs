@@ -18,6 +18,7 @@ use minhu_contracts::v1::{
     ReviewRequested, RouteDecision, SignedFor, Split, case_event::Event,
 };
 use minhu_contracts::v1::{Paused, PetitionerRevealed, Resumed};
+use minhu_core::grpc::{FieldViolation, invalid_message};
 use time::{Duration, OffsetDateTime, Time};
 
 /// Who is acting.
@@ -109,9 +110,16 @@ pub enum Refusal {
     /// The case's state does not allow the action now.
     #[error("{0}")]
     WrongState(String),
-    /// The request itself is incomplete or out of range.
-    #[error("{0}")]
-    Invalid(String),
+    /// The request itself is incomplete or out of range, field by field as the request names
+    /// them: a unit system shows each problem at the field it comes from.
+    #[error("{}", invalid_message(.0))]
+    Invalid(Vec<FieldViolation>),
+}
+
+impl Refusal {
+    fn invalid(field: &str, description: impl Into<String>) -> Refusal {
+        Refusal::Invalid(vec![FieldViolation::new(field, description)])
+    }
 }
 
 /// What the workflow needs to know beyond the case.
@@ -174,10 +182,21 @@ pub fn decide(
             explanation,
         } => {
             let unit = as_lead()?;
-            if explanation.trim().is_empty() || reason == ReturnReason::Unspecified {
-                return Err(Refusal::Invalid(
-                    "a return needs a reason and an explanation of whose matter it is".into(),
+            let mut violations = Vec::new();
+            if reason == ReturnReason::Unspecified {
+                violations.push(FieldViolation::new(
+                    "reason",
+                    "required: not our function, not our area, another legal route or other",
                 ));
+            }
+            if explanation.trim().is_empty() {
+                violations.push(FieldViolation::new(
+                    "explanation",
+                    "required: why the case is not this unit's matter, and whose it is",
+                ));
+            }
+            if !violations.is_empty() {
+                return Err(Refusal::Invalid(violations));
             }
             if !matches!(status, CaseStatus::Dispatched | CaseStatus::SignedFor) {
                 return Err(Refusal::WrongState(format!("cannot return: {}", state())));
@@ -213,7 +232,10 @@ pub fn decide(
         Command::Reply { reply } => {
             let unit = as_lead()?;
             if reply.trim().is_empty() {
-                return Err(Refusal::Invalid("a reply must not be empty".into()));
+                return Err(Refusal::invalid(
+                    "reply",
+                    "required: the answer given to the petitioner",
+                ));
             }
             if status != CaseStatus::SignedFor {
                 return Err(Refusal::WrongState(format!(
@@ -228,10 +250,21 @@ pub fn decide(
         }
         Command::RequestExtension { days, reason } => {
             let unit = as_lead()?;
-            if !(1..=30).contains(&days) || reason.trim().is_empty() {
-                return Err(Refusal::Invalid(
-                    "an extension is 1 to 30 days, with a reason (信访工作条例 Art. 34)".into(),
+            let mut violations = Vec::new();
+            if !(1..=30).contains(&days) {
+                violations.push(FieldViolation::new(
+                    "days",
+                    "an extension is 1 to 30 days (信访工作条例 Art. 34)",
                 ));
+            }
+            if reason.trim().is_empty() {
+                violations.push(FieldViolation::new(
+                    "reason",
+                    "required: why the case needs more time",
+                ));
+            }
+            if !violations.is_empty() {
+                return Err(Refusal::Invalid(violations));
             }
             if status != CaseStatus::SignedFor {
                 return Err(Refusal::WrongState(format!(
@@ -297,11 +330,26 @@ pub fn decide(
             if !open {
                 return Err(Refusal::WrongState(format!("cannot reassign: {}", state())));
             }
-            let name = (rules.unit_name)(&new_lead)
-                .ok_or_else(|| Refusal::Invalid(format!("unknown unit {new_lead:?}")))?;
-            if let Some(unknown) = assisting.iter().find(|u| (rules.unit_name)(u).is_none()) {
-                return Err(Refusal::Invalid(format!("unknown unit {unknown:?}")));
+            let name = (rules.unit_name)(&new_lead);
+            let mut violations = Vec::new();
+            if name.is_none() {
+                violations.push(FieldViolation::new(
+                    "lead_unit_id",
+                    format!("unknown unit {new_lead:?}"),
+                ));
             }
+            for (i, unit) in assisting.iter().enumerate() {
+                if (rules.unit_name)(unit).is_none() {
+                    violations.push(FieldViolation::new(
+                        format!("assisting_unit_ids[{i}]"),
+                        format!("unknown unit {unit:?}"),
+                    ));
+                }
+            }
+            let name = match name {
+                Some(name) if violations.is_empty() => name,
+                _ => return Err(Refusal::Invalid(violations)),
+            };
             let previous = view.route.clone().unwrap_or_default();
             Ok(Event::Reassigned(Reassigned {
                 from_unit_id: lead,
@@ -331,7 +379,10 @@ pub fn decide(
                 .filter(|u| !u.is_empty())
                 .unwrap_or_else(|| lead.clone());
             if (rules.unit_name)(&unit).is_none() {
-                return Err(Refusal::Invalid(format!("unknown unit {unit:?}")));
+                return Err(Refusal::invalid(
+                    "unit_id",
+                    format!("unknown unit {unit:?}"),
+                ));
             }
             Ok(Event::Designated(Designated {
                 unit_id: unit,
@@ -346,7 +397,10 @@ pub fn decide(
                 ));
             }
             if rating == Rating::Unspecified {
-                return Err(Refusal::Invalid("a rating is required".into()));
+                return Err(Refusal::invalid(
+                    "rating",
+                    "required: satisfied, basically satisfied or unsatisfied",
+                ));
             }
             if !matches!(status, CaseStatus::Replied | CaseStatus::Closed) {
                 return Err(Refusal::WrongState(format!(
@@ -369,7 +423,10 @@ pub fn decide(
                 ));
             }
             if reason.trim().is_empty() {
-                return Err(Refusal::Invalid("a split needs a reason".into()));
+                return Err(Refusal::invalid(
+                    "reason",
+                    "required: why the petitions are not one matter",
+                ));
             }
             if status != CaseStatus::Merged || view.cluster_lead.is_empty() {
                 return Err(Refusal::WrongState(format!(
@@ -390,8 +447,9 @@ pub fn decide(
         Command::RevealPetitioner { reason } => {
             let unit = as_lead()?;
             if reason.trim().is_empty() {
-                return Err(Refusal::Invalid(
-                    "reading the identity needs a reason".into(),
+                return Err(Refusal::invalid(
+                    "reason",
+                    "required: why the unit needs the identity, for the audit record",
                 ));
             }
             if !view.petitioner_identified {
@@ -425,7 +483,10 @@ pub fn decide(
                 return Err(Refusal::NotAllowed("only the centre classifies".into()));
             }
             if reason.trim().is_empty() {
-                return Err(Refusal::Invalid("a classification needs a reason".into()));
+                return Err(Refusal::invalid(
+                    "reason",
+                    "required: why the case is classified so, for the record",
+                ));
             }
             // Once a unit signed for the case, the matter is in its hands: the centre moves it
             // with Reassign instead.
@@ -497,8 +558,9 @@ pub fn decide(
         Command::Pause { reason } => {
             let by = as_lead_or_centre()?;
             if reason.trim().is_empty() {
-                return Err(Refusal::Invalid(
-                    "a pause needs a reason (e.g. 等待信访人补充材料)".into(),
+                return Err(Refusal::invalid(
+                    "reason",
+                    "required: why the clock stops (e.g. 等待信访人补充材料)",
                 ));
             }
             if !open {
@@ -514,7 +576,10 @@ pub fn decide(
         Command::Resume { reason } => {
             let by = as_lead_or_centre()?;
             if reason.trim().is_empty() {
-                return Err(Refusal::Invalid("resuming needs a reason".into()));
+                return Err(Refusal::invalid(
+                    "reason",
+                    "required: why the clock runs again (e.g. 材料已补齐)",
+                ));
             }
             if !view.paused {
                 return Err(Refusal::WrongState(
@@ -551,10 +616,13 @@ fn extension_allowed(view: &CaseView, days: u32, sla: &SlaConfig) -> Result<(), 
         )));
     };
     if rule.limit.unit.of_days(days) > allowed.max_total {
-        return Err(Refusal::Invalid(format!(
-            "policy {} allows at most {} more {:?} for {}",
-            policy.id, allowed.max_total, rule.limit.unit, rule.milestone
-        )));
+        return Err(Refusal::invalid(
+            "days",
+            format!(
+                "policy {} allows at most {} more {:?} for {}",
+                policy.id, allowed.max_total, rule.limit.unit, rule.milestone
+            ),
+        ));
     }
     Ok(())
 }
@@ -655,6 +723,14 @@ mod tests {
         Actor::Unit(id.into())
     }
 
+    /// The request fields a refusal names as invalid.
+    fn invalid_fields(decision: Result<Event, Refusal>) -> Vec<String> {
+        match decision {
+            Err(Refusal::Invalid(violations)) => violations.into_iter().map(|v| v.field).collect(),
+            other => panic!("not refused as invalid: {other:?}"),
+        }
+    }
+
     fn give_back() -> Command {
         Command::Return {
             reason: ReturnReason::NotOurFunction,
@@ -742,10 +818,28 @@ mod tests {
             reason: ReturnReason::NotOurFunction,
             explanation: " ".into(),
         };
-        assert!(matches!(
-            decide_at(&case(CaseStatus::Dispatched), unit("town"), vague, now),
-            Err(Refusal::Invalid(_))
-        ));
+        assert_eq!(
+            invalid_fields(decide_at(
+                &case(CaseStatus::Dispatched),
+                unit("town"),
+                vague,
+                now
+            )),
+            ["explanation"]
+        );
+        let empty = Command::Return {
+            reason: ReturnReason::Unspecified,
+            explanation: String::new(),
+        };
+        assert_eq!(
+            invalid_fields(decide_at(
+                &case(CaseStatus::Dispatched),
+                unit("town"),
+                empty,
+                now
+            )),
+            ["reason", "explanation"]
+        );
     }
 
     #[test]
@@ -761,10 +855,10 @@ mod tests {
             days: 31,
             reason: "x".into(),
         };
-        assert!(matches!(
-            decide_at(&view, unit("town"), too_long, now),
-            Err(Refusal::Invalid(_))
-        ));
+        assert_eq!(
+            invalid_fields(decide_at(&view, unit("town"), too_long, now)),
+            ["days"]
+        );
         let mut pending = view.clone();
         pending.extension_days_requested = 30;
         assert!(decide_at(&pending, unit("town"), ask(), now).is_err());
@@ -857,10 +951,19 @@ mod tests {
             decide_at(&view, unit("town"), to("bureau"), now),
             Err(Refusal::NotAllowed(_))
         ));
-        assert!(matches!(
-            decide_at(&view, Actor::Centre, to("nowhere"), now),
-            Err(Refusal::Invalid(_))
-        ));
+        assert_eq!(
+            invalid_fields(decide_at(&view, Actor::Centre, to("nowhere"), now)),
+            ["lead_unit_id"]
+        );
+        let with_unknown_help = Command::Reassign {
+            lead: "bureau".into(),
+            assisting: vec!["county".into(), "nowhere".into()],
+            reason: "需镇街配合".into(),
+        };
+        assert_eq!(
+            invalid_fields(decide_at(&view, Actor::Centre, with_unknown_help, now)),
+            ["assisting_unit_ids[1]"]
+        );
         match decide_at(&view, Actor::Centre, to("bureau"), now) {
             Ok(Event::Reassigned(r)) => {
                 assert_eq!(r.from_unit_id, "town");
@@ -900,10 +1003,10 @@ mod tests {
             decide_at(&view, unit("bureau"), pause("x"), now),
             Err(Refusal::NotAllowed(_))
         ));
-        assert!(matches!(
-            decide_at(&view, unit("town"), pause(" "), now),
-            Err(Refusal::Invalid(_))
-        ));
+        assert_eq!(
+            invalid_fields(decide_at(&view, unit("town"), pause(" "), now)),
+            ["reason"]
+        );
         assert!(matches!(
             decide_at(&case(CaseStatus::Closed), Actor::Centre, pause("x"), now),
             Err(Refusal::WrongState(_))
