@@ -249,6 +249,20 @@ impl CaseApi {
         ))
     }
 
+    /// A unit's action on one of its cases: the unit its token identifies acts, `command` names
+    /// the case and the action the request asks for, and the answer is the case after it.
+    async fn unit_call<T>(
+        &self,
+        request: Request<T>,
+        command: impl FnOnce(T) -> (String, Command),
+    ) -> Result<Response<CaseView>, Status> {
+        let unit = self.unit(&request)?;
+        let (case_id, command) = command(request.into_inner());
+        self.act(&case_id, Actor::Unit(unit), command)
+            .await
+            .map(Response::new)
+    }
+
     /// 改派 by the centre, for tools acting in its name (`minhu replay`): as the `Reassign`
     /// call, without a token.
     pub async fn reassign_by_centre(
@@ -404,26 +418,22 @@ impl CaseService for CaseApi {
     }
 
     async fn sign_for(&self, request: Request<CaseRef>) -> Result<Response<CaseView>, Status> {
-        let unit = self.unit(&request)?;
-        let case_id = request.into_inner().case_id;
-        self.act(&case_id, Actor::Unit(unit), Command::SignFor)
+        self.unit_call(request, |r| (r.case_id, Command::SignFor))
             .await
-            .map(Response::new)
     }
 
     async fn r#return(
         &self,
         request: Request<ReturnRequest>,
     ) -> Result<Response<CaseView>, Status> {
-        let unit = self.unit(&request)?;
-        let r = request.into_inner();
-        let command = Command::Return {
-            reason: ReturnReason::try_from(r.reason).unwrap_or_default(),
-            explanation: r.explanation,
-        };
-        self.act(&r.case_id, Actor::Unit(unit), command)
-            .await
-            .map(Response::new)
+        self.unit_call(request, |r| {
+            let command = Command::Return {
+                reason: ReturnReason::try_from(r.reason).unwrap_or_default(),
+                explanation: r.explanation,
+            };
+            (r.case_id, command)
+        })
+        .await
     }
 
     async fn reveal_petitioner(
@@ -460,57 +470,43 @@ impl CaseService for CaseApi {
     }
 
     async fn reply(&self, request: Request<ReplyRequest>) -> Result<Response<CaseView>, Status> {
-        let unit = self.unit(&request)?;
-        let r = request.into_inner();
-        self.act(
-            &r.case_id,
-            Actor::Unit(unit),
-            Command::Reply { reply: r.reply },
-        )
-        .await
-        .map(Response::new)
+        self.unit_call(request, |r| (r.case_id, Command::Reply { reply: r.reply }))
+            .await
     }
 
     async fn request_extension(
         &self,
         request: Request<ExtensionRequest>,
     ) -> Result<Response<CaseView>, Status> {
-        let unit = self.unit(&request)?;
-        let r = request.into_inner();
-        let command = Command::RequestExtension {
-            days: r.days,
-            reason: r.reason,
-        };
-        self.act(&r.case_id, Actor::Unit(unit), command)
-            .await
-            .map(Response::new)
+        self.unit_call(request, |r| {
+            let command = Command::RequestExtension {
+                days: r.days,
+                reason: r.reason,
+            };
+            (r.case_id, command)
+        })
+        .await
     }
 
     async fn decide_extension(
         &self,
         request: Request<DecideExtensionRequest>,
     ) -> Result<Response<CaseView>, Status> {
-        let unit = self.unit(&request)?;
-        let r = request.into_inner();
-        let command = Command::DecideExtension {
-            approve: r.approve,
-            reason: r.reason,
-        };
-        self.act(&r.case_id, Actor::Unit(unit), command)
-            .await
-            .map(Response::new)
+        self.unit_call(request, |r| {
+            let command = Command::DecideExtension {
+                approve: r.approve,
+                reason: r.reason,
+            };
+            (r.case_id, command)
+        })
+        .await
     }
 
     async fn close(&self, request: Request<CloseRequest>) -> Result<Response<CaseView>, Status> {
-        let unit = self.unit(&request)?;
-        let r = request.into_inner();
-        self.act(
-            &r.case_id,
-            Actor::Unit(unit),
-            Command::Close { summary: r.summary },
-        )
+        self.unit_call(request, |r| {
+            (r.case_id, Command::Close { summary: r.summary })
+        })
         .await
-        .map(Response::new)
     }
 
     async fn pause(&self, request: Request<PauseRequest>) -> Result<Response<CaseView>, Status> {
