@@ -81,12 +81,13 @@ impl ChannelAdminApi {
     }
 
     /// Reads the channel's entry, applies `change` and writes it back if nobody wrote in
-    /// between; otherwise reads again and repeats.
+    /// between; otherwise reads again and repeats. The answer is the channel as written, as
+    /// the public sees it: never its token digests.
     async fn modify(
         &self,
         channel_id: &str,
         mut change: impl FnMut(&mut ChannelRecord, OffsetDateTime),
-    ) -> Result<ChannelRecord, Status> {
+    ) -> Result<Channel, Status> {
         let id = parse_id(channel_id)?;
         for _ in 0..ATTEMPTS {
             let entry = self
@@ -107,8 +108,9 @@ impl ChannelAdminApi {
                 .await
             {
                 Ok(revision) => {
-                    self.registry.apply(record.clone(), revision);
-                    return Ok(record);
+                    let channel = public_view(&record, now);
+                    self.registry.apply(record, revision);
+                    return Ok(channel);
                 }
                 Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => continue,
                 Err(e) => return Err(unavailable(e.into())),
@@ -263,7 +265,7 @@ impl ChannelAdmin for ChannelAdminApi {
         if !violations.is_empty() {
             return Err(invalid_argument(violations));
         }
-        let record = self
+        let channel = self
             .modify(&r.channel_id, |record, _| {
                 if !r.name.trim().is_empty() {
                     record.name = r.name.trim().to_owned();
@@ -284,10 +286,7 @@ impl ChannelAdmin for ChannelAdminApi {
             })
             .await?;
         tracing::info!(channel = %r.channel_id, "channel updated");
-        Ok(Response::new(public_view(
-            &record,
-            OffsetDateTime::now_utc(),
-        )))
+        Ok(Response::new(channel))
     }
 
     async fn suspend_channel(
@@ -302,17 +301,14 @@ impl ChannelAdmin for ChannelAdminApi {
                 format!("at most {MAX_REASON_CHARS} characters"),
             )]));
         }
-        let record = self
+        let channel = self
             .modify(&r.channel_id, |record, _| {
                 record.status = ChannelStatus::Suspended as i32;
                 record.suspended_reason = r.reason.trim().to_owned();
             })
             .await?;
         tracing::info!(channel = %r.channel_id, "channel suspended");
-        Ok(Response::new(public_view(
-            &record,
-            OffsetDateTime::now_utc(),
-        )))
+        Ok(Response::new(channel))
     }
 
     async fn resume_channel(
@@ -321,17 +317,14 @@ impl ChannelAdmin for ChannelAdminApi {
     ) -> Result<Response<Channel>, Status> {
         self.authorize(&request)?;
         let r = request.into_inner();
-        let record = self
+        let channel = self
             .modify(&r.channel_id, |record, _| {
                 record.status = ChannelStatus::Active as i32;
                 record.suspended_reason.clear();
             })
             .await?;
         tracing::info!(channel = %r.channel_id, "channel resumed");
-        Ok(Response::new(public_view(
-            &record,
-            OffsetDateTime::now_utc(),
-        )))
+        Ok(Response::new(channel))
     }
 
     async fn rotate_token(
@@ -351,7 +344,7 @@ impl ChannelAdmin for ChannelAdminApi {
         }
         let token = new_token();
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let record = self
+        let channel = self
             .modify(&r.channel_id, |record, now| {
                 rotate(record, digest, overlap, now)
             })
@@ -362,7 +355,7 @@ impl ChannelAdmin for ChannelAdminApi {
             "channel token rotated"
         );
         Ok(Response::new(RotateTokenResponse {
-            channel: Some(public_view(&record, OffsetDateTime::now_utc())),
+            channel: Some(channel),
             token,
         }))
     }
