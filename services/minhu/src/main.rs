@@ -256,6 +256,10 @@ enum BenchCommand {
         /// Seconds of load for each measurement.
         #[arg(long, default_value_t = 10)]
         duration: u64,
+        /// The roles running beside the load (`gateway` alone: what the intake gets on cores
+        /// of its own, as in a deployment that runs the pipeline elsewhere).
+        #[arg(long, default_value = "all")]
+        roles: String,
     },
     /// Fixed-rate submits, each timed until its case is on its unit's dispatch subject.
     /// Ends with `rate=N p50_ms=N p99_ms=N lost=N`.
@@ -481,12 +485,18 @@ async fn main() -> anyhow::Result<()> {
                     nats_url,
                     concurrency,
                     duration,
+                    roles,
                 },
         } => {
+            let roles = parse_roles(&roles).map_err(anyhow::Error::msg)?;
+            if !roles.contains(&Role::Gateway) {
+                anyhow::bail!("bench intake submits through the gateway: --roles must include it");
+            }
             IntakeBench {
                 nats_url,
                 concurrency,
                 duration: std::time::Duration::from_secs(duration),
+                roles,
             }
             .run()
             .await

@@ -1,5 +1,5 @@
 //! `minhu bench intake`: submits real-length petitions through the gateway with every role
-//! running, then measures in the same run the two limits of the stack on this machine: a tonic
+//! running (or the roles given), then measures in the same run the two limits of the stack on this machine: a tonic
 //! unary call of the same payload and concurrency that does nothing (the RPC layer), and raw
 //! JetStream publish-with-ack of the same payloads (the bus).
 
@@ -29,12 +29,14 @@ pub struct IntakeBench {
     pub nats_url: Option<String>,
     pub concurrency: usize,
     pub duration: Duration,
+    /// The roles running while it submits (all of them, or the gateway alone).
+    pub roles: Vec<crate::Role>,
 }
 
 impl IntakeBench {
     pub async fn run(self) -> anyhow::Result<()> {
         let nats = BenchNats::start(self.nats_url.clone()).await?;
-        let app = BenchApp::start(&nats).await?;
+        let app = BenchApp::start_roles(&nats, &self.roles).await?;
         let addr = app.addr;
 
         let run_id = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -76,8 +78,14 @@ impl IntakeBench {
         // Every submission is at least one RPC and one acknowledged JetStream write, on the same
         // cores: the rate of the two back to back, were nothing else to run, bounds the ratio.
         let rpc_and_write_per_s = 1.0 / (1.0 / echo_per_s + 1.0 / js_per_s);
+        let roles = if self.roles.len() == crate::Role::ALL.len() {
+            "all".to_owned()
+        } else {
+            let names: Vec<_> = self.roles.iter().map(|r| r.name()).collect();
+            names.join(",")
+        };
         println!(
-            "concurrency={} duration_s={} body_chars=100..2000 rpc_and_write_per_s={:.0} ratio_bound={:.2}",
+            "roles={roles} concurrency={} duration_s={} body_chars=100..2000 rpc_and_write_per_s={:.0} ratio_bound={:.2}",
             self.concurrency,
             self.duration.as_secs(),
             rpc_and_write_per_s,

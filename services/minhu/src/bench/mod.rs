@@ -63,8 +63,9 @@ impl BenchNats {
     }
 }
 
-/// Every role running in this process against the benchmark's NATS, the gateway on a free
-/// port, the per-channel rate limit lifted: the benchmarks measure the pipeline.
+/// Every role (or the roles given) running in this process against the benchmark's NATS, the
+/// gateway on a free port, the per-channel rate limit lifted: the benchmarks measure the
+/// pipeline.
 pub(crate) struct BenchApp {
     pub(crate) addr: std::net::SocketAddr,
     stop: tokio::sync::oneshot::Sender<()>,
@@ -73,12 +74,19 @@ pub(crate) struct BenchApp {
 
 impl BenchApp {
     pub(crate) async fn start(nats: &BenchNats) -> anyhow::Result<BenchApp> {
+        BenchApp::start_roles(nats, &crate::Role::ALL).await
+    }
+
+    pub(crate) async fn start_roles(
+        nats: &BenchNats,
+        roles: &[crate::Role],
+    ) -> anyhow::Result<BenchApp> {
         let mut settings = minhu_core::config::Settings::defaults();
         settings.gateway.listen = "127.0.0.1:0".parse()?;
         settings.ops.metrics_listen = None;
         settings.gateway.submit_rate_per_channel = 1_000_000;
         settings.gateway.submit_burst = 1_000_000;
-        let app = crate::App::build(settings, nats.url(), &crate::Role::ALL).await?;
+        let app = crate::App::build(settings, nats.url(), roles).await?;
         let addr = app.grpc_addr().expect("the gateway serves gRPC");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let running = tokio::spawn(app.run_until_stopped(async {
