@@ -29,6 +29,11 @@ impl PetitionerKey {
         self.0
     }
 
+    /// The key of a stored [`PetitionerKey::digest`].
+    pub fn from_digest(digest: Option<u64>) -> PetitionerKey {
+        PetitionerKey(digest)
+    }
+
     pub fn is_anonymous(&self) -> bool {
         self.0.is_none()
     }
@@ -63,6 +68,16 @@ impl Division {
     /// Petitions about one matter lie in one county (属地管理). A code that stops at the city
     /// (`330700`) or province (`330000`) level, or an unknown location, does not say which county,
     /// so it is compatible with every county inside it.
+    /// The county's 6-digit division code as a number; 0 when unknown.
+    pub fn county(&self) -> u32 {
+        self.county
+    }
+
+    /// The division of a stored [`Division::county`].
+    pub fn from_county(county: u32) -> Division {
+        Division { county }
+    }
+
     pub fn same_county(&self, other: &Division) -> bool {
         if self.county == 0 || other.county == 0 {
             return true;

@@ -4,7 +4,7 @@
 //!
 //! | key | value |
 //! |---|---|
-//! | `doc.<case id>` ([`doc_key`]) | [`StoredDoc`] as JSON: scheme, band keys, fingerprint, facts, lead, original |
+//! | `doc.<case id>` ([`doc_key`]) | [`StoredDoc`]: scheme, band keys, fingerprint, facts, lead, original (`minhu.v1.DedupJournalEntry` on the bus, or JSON in entries written before it; the encoding is the triage edge's) |
 //!
 //! Whether a matter is open is the status of its lead case (`minhu_cases`), not stored here.
 //!

@@ -11,6 +11,7 @@
 //! The edges: [`worker`], the durable consumer of the intake stream, and [`reload`], which
 //! swaps in a new model file without a restart.
 
+pub mod journal;
 pub mod near;
 pub mod reload;
 pub mod worker;

@@ -210,7 +210,7 @@ async fn decide_batch(shared: &Shared, bus: &Bus, batch: Vec<Request>) -> Vec<Re
 
     let mut acks = Vec::with_capacity(pending.len());
     for (i, entry) in pending.iter().enumerate() {
-        let payload = serde_json::to_vec(entry).expect("a StoredDoc serialises");
+        let payload = crate::journal::encode(entry);
         let publish = jetstream::message::PublishMessage::build()
             .payload(payload.into())
             .message_id(&entry.case_id);
@@ -321,7 +321,7 @@ async fn follow(store: kv::Store, shared: Arc<Shared>) {
             let entry = message
                 .subject
                 .starts_with(documents.as_str())
-                .then(|| serde_json::from_slice::<StoredDoc>(&message.payload).ok())
+                .then(|| crate::journal::decode(&message.payload))
                 .flatten();
             let (folded, entries) = {
                 let mut journal = shared.journal.lock().expect("journal lock");

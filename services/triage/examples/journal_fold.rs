@@ -1,12 +1,14 @@
-//! `cargo run --release -p minhu-dedup --example journal_fold -- [N]`: what a triage instance
-//! pays to hold the dedup journal: N entries (default 200,000) of distinct petitions, as JSON
-//! the way the bus carries them, decoded and folded into a [`JournalIndex`]. Prints the fold
-//! rate and the memory the folded journal holds per entry (resident set growth).
+//! `cargo run --release -p minhu-triage --example journal_fold -- [N]`: what a triage instance
+//! pays to hold the dedup journal: N entries (default 200,000) of distinct petitions, encoded
+//! the way the bus carries them, decoded and folded into a [`JournalIndex`]. Prints the size of
+//! an entry (and of the same entry as JSON, as the journal was first written), the fold rate
+//! and the memory the folded journal holds per entry (resident set growth).
 use std::time::Instant;
 
 use minhu_dedup::decide::{Decision, Division, Facts, Outcome, PetitionerKey, Policy};
 use minhu_dedup::detector::Detector;
 use minhu_dedup::kv::{JournalIndex, StoredDoc};
+use minhu_triage::journal::{decode, encode};
 
 /// Resident set size of this process, in bytes (Linux).
 fn resident_bytes() -> usize {
@@ -49,7 +51,7 @@ fn main() {
         lead: None,
         evidence: None,
     };
-    let entries: Vec<Vec<u8>> = (0..n)
+    let entries: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
         .map(|i| {
             let facts = Facts {
                 petitioner: PetitionerKey::of(&format!("{i:032x}")),
@@ -58,26 +60,32 @@ fn main() {
             };
             let sketch = detector.sketch("事项", &text(i));
             let case_id = format!("MH20261127-{i:07}");
-            let entry = StoredDoc::decided(&case_id, &detector, &sketch, facts, &decision);
-            serde_json::to_vec(&entry).expect("serialises")
+            StoredDoc::decided(&case_id, &detector, &sketch, facts, &decision)
+        })
+        .map(|entry| {
+            (
+                encode(&entry),
+                serde_json::to_vec(&entry).expect("serialises"),
+            )
         })
         .collect();
-    let entry_bytes = entries.iter().map(Vec::len).sum::<usize>() / entries.len().max(1);
+    let average = |size: fn(&(Vec<u8>, Vec<u8>)) -> usize| {
+        entries.iter().map(size).sum::<usize>() / entries.len().max(1)
+    };
+    let (entry_bytes, json_bytes) = (average(|e| e.0.len()), average(|e| e.1.len()));
 
     let before = resident_bytes();
     let mut journal = JournalIndex::new(detector, Policy::default());
     let started = Instant::now();
-    for (sequence, json) in (1..).zip(&entries) {
-        let entry: StoredDoc = serde_json::from_slice(json).expect("decodes");
-        journal.fold(sequence, Some(&entry));
+    for (sequence, (bytes, _)) in (1..).zip(&entries) {
+        journal.fold(sequence, decode(bytes).as_ref());
     }
     let seconds = started.elapsed().as_secs_f64();
-    drop(entries);
+    // Measured while the encoded entries, there before too, are still held.
     let held = resident_bytes().saturating_sub(before);
     println!(
-        "entries={} entry_json_bytes={} fold_per_s={:.0} bytes_per_entry={}",
+        "entries={} entry_bytes={entry_bytes} as_json_bytes={json_bytes} fold_per_s={:.0} bytes_per_entry={}",
         journal.len(),
-        entry_bytes,
         journal.len() as f64 / seconds,
         held / journal.len().max(1)
     );
