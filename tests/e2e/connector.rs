@@ -13,8 +13,9 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use minhu::Role;
 use minhu_contracts::bus;
-use minhu_contracts::v1::ops_service_client::OpsServiceClient;
-use minhu_contracts::v1::{ConnectorCursor, ConnectorHealth, IntakeRecord, QueueHealthRequest};
+use minhu_contracts::v1::{
+    ConnectorCursor, ConnectorHealth, IntakeRecord, QueueHealthRequest, QueueHealthResponse,
+};
 use minhu_core::config::{ChannelKindSetting, ChannelSettings, Secret, Settings};
 use minhu_core::connectors::{ConnectorAuth, ConnectorFields, ConnectorPaging, ConnectorSettings};
 use minhu_e2e::{NatsServer, TestApp, WITHOUT_CLOCK, authorized, spawn_app_with};
@@ -249,17 +250,43 @@ async fn stored_exactly(js: &async_nats::jetstream::Context, expected: &[String]
     }
 }
 
-async fn connector_health(app: &TestApp, connector_id: &str) -> ConnectorHealth {
-    let addr = app.grpc_addr.unwrap();
-    let mut ops = OpsServiceClient::connect(format!("http://{addr}"))
+/// The mailbox channel and its connector, with one page of twelve and the channel allowed 4
+/// petitions a second: the page takes about three seconds, long enough to stop the connector
+/// or NATS in the middle of it.
+fn slow_page(connector_id: &str, addr: SocketAddr) -> impl Fn(&mut Settings) + Copy + '_ {
+    move |s| {
+        with_connector(s, connector_id, addr);
+        let channel = s.channels.iter_mut().find(|c| c.id == CHANNEL).unwrap();
+        channel.rate_per_second = Some(4);
+        channel.burst = Some(1);
+        s.connectors[0].paging.page_size = Some(12);
+    }
+}
+
+/// A connector-only app with the connector of [`slow_page`], once it is in the middle of the
+/// page.
+async fn in_mid_page(nats_url: &str, connector_id: &str, addr: SocketAddr) -> TestApp {
+    let app = spawn_app_with(nats_url, &[Role::Connector], slow_page(connector_id, addr)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stored(&app.js).await.len() < 3 {
+        assert!(Instant::now() < deadline, "the connector did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app
+}
+
+async fn queue_health(app: &TestApp) -> QueueHealthResponse {
+    app.ops()
         .await
-        .unwrap();
-    let health = ops
         .queue_health(authorized(OPS_TOKEN, QueueHealthRequest { top_units: 1 }))
         .await
         .unwrap()
-        .into_inner();
-    health
+        .into_inner()
+}
+
+async fn connector_health(app: &TestApp, connector_id: &str) -> ConnectorHealth {
+    queue_health(app)
+        .await
         .connectors
         .into_iter()
         .find(|c| c.connector_id == connector_id)
@@ -434,21 +461,7 @@ async fn a_connector_stopped_mid_page_is_followed_by_a_new_one_without_loss_or_d
     let server = NatsServer::start();
     let (mailbox, addr) = Mailbox::start().await;
     mailbox.write(0..12);
-    // One page of twelve, and the channel may submit 4 petitions a second: the page takes
-    // about three seconds, long enough to stop the connector in the middle of it.
-    let settings = |s: &mut Settings| {
-        with_connector(s, ID, addr);
-        let channel = s.channels.iter_mut().find(|c| c.id == CHANNEL).unwrap();
-        channel.rate_per_second = Some(4);
-        channel.burst = Some(1);
-        s.connectors[0].paging.page_size = Some(12);
-    };
-    let first = spawn_app_with(&server.url(), &[Role::Connector], settings).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while stored(&first.js).await.len() < 3 {
-        assert!(Instant::now() < deadline, "the connector did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let first = in_mid_page(&server.url(), ID, addr).await;
     let js = first.js.clone();
     first.stop().await.unwrap();
     let before = stored(&js).await;
@@ -461,7 +474,7 @@ async fn a_connector_stopped_mid_page_is_followed_by_a_new_one_without_loss_or_d
     assert_eq!(kv.get(bus::connector_cursor_key(ID)).await.unwrap(), None);
 
     // A new instance takes the released lease at once and reads the page again.
-    let second = spawn_app_with(&server.url(), &[Role::Connector], settings).await;
+    let second = spawn_app_with(&server.url(), &[Role::Connector], slow_page(ID, addr)).await;
     stored_exactly(&second.js, &ids(0..12)).await;
     let health = stored_health_until(&second, ID, |h| {
         h.items_submitted + h.items_replayed >= 12 + before.len() as u64
@@ -479,19 +492,7 @@ async fn nats_going_away_mid_page_stops_the_page_and_it_is_read_again_without_du
     let mut server = NatsServer::start();
     let (mailbox, addr) = Mailbox::start().await;
     mailbox.write(0..12);
-    let settings = |s: &mut Settings| {
-        with_connector(s, ID, addr);
-        let channel = s.channels.iter_mut().find(|c| c.id == CHANNEL).unwrap();
-        channel.rate_per_second = Some(4);
-        channel.burst = Some(1);
-        s.connectors[0].paging.page_size = Some(12);
-    };
-    let app = spawn_app_with(&server.url(), &[Role::Connector], settings).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while stored(&app.js).await.len() < 3 {
-        assert!(Instant::now() < deadline, "the connector did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let app = in_mid_page(&server.url(), ID, addr).await;
     // NATS goes away in the middle of the page: the intake answers UNAVAILABLE, the page
     // stops, the cursor stays; the connector keeps trying (backoff) until NATS is back.
     server.stop();
@@ -566,14 +567,7 @@ async fn two_instances_poll_a_source_once_and_the_second_takes_over_when_the_fir
     let ops = spawn_app_with(&server.url(), &[Role::Ops], settings).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let mut client = OpsServiceClient::connect(format!("http://{}", ops.grpc_addr.unwrap()))
-            .await
-            .unwrap();
-        let health = client
-            .queue_health(authorized(OPS_TOKEN, QueueHealthRequest { top_units: 1 }))
-            .await
-            .unwrap()
-            .into_inner();
+        let health = queue_health(&ops).await;
         let channel = health.channels.iter().find(|c| c.channel_id == CHANNEL);
         if channel.is_some_and(|c| c.submissions == 2 && c.last_accepted_at.is_some()) {
             break;

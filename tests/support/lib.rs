@@ -11,6 +11,7 @@ use async_nats::jetstream;
 use minhu::{App, Role};
 use minhu_contracts::bus;
 use minhu_contracts::v1::intake_service_client::IntakeServiceClient;
+use minhu_contracts::v1::ops_service_client::OpsServiceClient;
 use minhu_contracts::v1::{
     CaseView, Location, Petition, Petitioner, Receipt, SubmitRequest, TrackRequest, TrackResponse,
 };
@@ -124,12 +125,22 @@ pub async fn spawn_app_reloading(
 }
 
 impl TestApp {
+    fn grpc_url(&self) -> String {
+        format!("http://{}", self.grpc_addr.expect("this app serves gRPC"))
+    }
+
     /// A gRPC client on its own connection.
     pub async fn client(&self) -> IntakeServiceClient<Channel> {
-        let addr = self.grpc_addr.expect("this app serves gRPC");
-        IntakeServiceClient::connect(format!("http://{addr}"))
+        IntakeServiceClient::connect(self.grpc_url())
             .await
             .expect("gRPC connect")
+    }
+
+    /// An OpsService client on its own connection, as an operator has.
+    pub async fn ops(&self) -> OpsServiceClient<Channel> {
+        OpsServiceClient::connect(self.grpc_url())
+            .await
+            .expect("OpsService connects")
     }
 
     pub async fn submit(&self, token: &str, petition: Petition) -> Result<Receipt, Status> {
