@@ -6,23 +6,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use minhu::Role;
-use minhu_contracts::v1::case_service_client::CaseServiceClient;
-use minhu_contracts::v1::ops_service_client::OpsServiceClient;
-use minhu_contracts::v1::{CaseStatus, HotspotsRequest, Petition, SplitRequest};
+use minhu_contracts::v1::{CaseStatus, HotspotsRequest, SplitRequest};
 use minhu_e2e::{
-    HOTLINE_TOKEN, NatsServer, TestApp, WEB_TOKEN, authorized, petition, spawn_app_with,
+    HOTLINE_TOKEN, NatsServer, TestApp, WEB_TOKEN, authorized, petition, retold, spawn_app_with,
 };
 use tonic::Code;
-
-/// The same matter in another petitioner's words: greeting, punctuation, a signature.
-fn retold(id: &str, phone: &str) -> Petition {
-    let mut p = petition(id);
-    let person = p.petitioner.as_mut().unwrap();
-    person.id_number = String::new();
-    person.phone = phone.into();
-    p.body = format!("领导您好！{}望领导重视，谢谢！", p.body.replace('，', ","));
-    p
-}
 
 async fn wait_for_status(app: &TestApp, case_id: &str, wanted: CaseStatus) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -80,8 +68,7 @@ async fn a_growing_cluster_raises_a_hotspot_and_a_wrong_merge_is_split_out() {
         assert!(Instant::now() < deadline, "no hotspot: {lead_view:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let grpc = format!("http://{}", app.grpc_addr.unwrap());
-    let mut ops = OpsServiceClient::connect(grpc.clone()).await.unwrap();
+    let mut ops = app.ops().await;
     let hotspots = |area: &str| HotspotsRequest {
         area_prefix: area.into(),
         ..Default::default()
@@ -111,7 +98,7 @@ async fn a_growing_cluster_raises_a_hotspot_and_a_wrong_merge_is_split_out() {
     assert!(elsewhere.clusters.is_empty());
 
     // The centre splits one member out: it is dispatched on its own.
-    let mut cases = CaseServiceClient::connect(grpc).await.unwrap();
+    let mut cases = app.cases().await;
     let split = |token: &str| {
         authorized(
             token,

@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 
 use minhu::Role;
 use minhu_contracts::bus;
-use minhu_contracts::v1::case_service_client::CaseServiceClient;
 use minhu_contracts::v1::reception_service_client::ReceptionServiceClient;
 use minhu_contracts::v1::{
-    AnnouncementKind, CancelSessionRequest, CaseEvent, CaseStatus, CaseView, ChangeSessionRequest,
+    AnnouncementKind, CancelSessionRequest, CaseStatus, CaseView, ChangeSessionRequest,
     CreateSessionRequest, Escalated, EvaluateRequest, Leader, LeaderLevel, Petition, Rating,
     Receipt, ReceptionAnnouncement, ReceptionOutcomeKind, ReceptionSession, ReceptionState,
     RecordFindingsRequest, RecordOutcomeRequest, RegistrationRefusal, SessionRef, SessionState,
@@ -22,7 +21,7 @@ use minhu_core::config::Settings;
 use minhu_core::deadlines::timestamp;
 use minhu_e2e::{
     HOTLINE_TOKEN, NatsServer, TestApp, WEB_TOKEN, authorized, distinct_petition, feed_until,
-    petition, spawn_app_with, stream_messages, update_of,
+    petition, retold, spawn_app_with, stream_messages, update_of,
 };
 use prost::Message;
 use time::OffsetDateTime;
@@ -44,12 +43,6 @@ fn fast_sessions(settings: &mut Settings) {
 
 async fn reception(app: &TestApp) -> ReceptionServiceClient<Channel> {
     ReceptionServiceClient::connect(format!("http://{}", app.grpc_addr.unwrap()))
-        .await
-        .unwrap()
-}
-
-async fn cases(app: &TestApp) -> CaseServiceClient<Channel> {
-    CaseServiceClient::connect(format!("http://{}", app.grpc_addr.unwrap()))
         .await
         .unwrap()
 }
@@ -81,15 +74,20 @@ async fn published(app: &TestApp, request: CreateSessionRequest) -> ReceptionSes
         .unwrap()
         .into_inner();
     client
-        .publish_session(authorized(
-            CENTRE,
-            SessionRef {
-                session_id: created.session_id,
-            },
-        ))
+        .publish_session(session_ref(&created.session_id))
         .await
         .unwrap()
         .into_inner()
+}
+
+/// A session as the centre names it in a request.
+fn session_ref(session_id: &str) -> tonic::Request<SessionRef> {
+    authorized(
+        CENTRE,
+        SessionRef {
+            session_id: session_id.to_owned(),
+        },
+    )
 }
 
 fn naming(mut p: Petition, session: &ReceptionSession) -> Petition {
@@ -128,29 +126,7 @@ async fn announcements_until(
     }
 }
 
-/// The case view once `done` holds for it.
-async fn case_when(
-    app: &TestApp,
-    case_id: &str,
-    what: &str,
-    done: impl Fn(&CaseView) -> bool,
-) -> CaseView {
-    let store = app.js.get_key_value(bus::CASES_BUCKET).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(bytes) = store.get(case_id).await.unwrap() {
-            let view = CaseView::decode(bytes).unwrap();
-            if done(&view) {
-                return view;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{case_id}: never {what}: {view:#?}"
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+const CASE_WAIT: Duration = Duration::from_secs(20);
 
 fn reception_state(view: &CaseView) -> ReceptionState {
     view.reception
@@ -160,11 +136,20 @@ fn reception_state(view: &CaseView) -> ReceptionState {
         })
 }
 
-async fn registered(app: &TestApp, receipt: &Receipt) -> CaseView {
-    case_when(app, &receipt.tracking_number, "registered", |v| {
-        reception_state(v) == ReceptionState::Registered
-    })
-    .await
+/// Submits `petition` for `session` and waits until it is registered.
+async fn register(
+    app: &TestApp,
+    token: &str,
+    petition: Petition,
+    session: &ReceptionSession,
+) -> (Receipt, CaseView) {
+    let receipt = app.submit(token, naming(petition, session)).await.unwrap();
+    let view = app
+        .case_when(&receipt.tracking_number, "registered", CASE_WAIT, |v| {
+            reception_state(v) == ReceptionState::Registered
+        })
+        .await;
+    (receipt, view)
 }
 
 fn seconds(t: Option<prost_types::Timestamp>) -> f64 {
@@ -194,12 +179,7 @@ async fn a_published_session_is_announced_at_each_lead_time_then_corrected_or_ca
     assert_eq!(draft.state, SessionState::Draft as i32);
     assert!(draft.session_id.starts_with("RS"), "{}", draft.session_id);
     let session = client
-        .publish_session(authorized(
-            CENTRE,
-            SessionRef {
-                session_id: draft.session_id.clone(),
-            },
-        ))
+        .publish_session(session_ref(&draft.session_id))
         .await
         .unwrap()
         .into_inner();
@@ -344,13 +324,14 @@ async fn two_triage_instances_fill_the_places_the_next_session_is_offered_and_ch
     let mut registered_cases = Vec::new();
     let mut offered = Vec::new();
     for receipt in &receipts {
-        let view = case_when(&app, &receipt.tracking_number, "answered", |v| {
-            matches!(
-                reception_state(v),
-                ReceptionState::Registered | ReceptionState::Offered
-            )
-        })
-        .await;
+        let view = app
+            .case_when(&receipt.tracking_number, "answered", CASE_WAIT, |v| {
+                matches!(
+                    reception_state(v),
+                    ReceptionState::Registered | ReceptionState::Offered
+                )
+            })
+            .await;
         match reception_state(&view) {
             ReceptionState::Registered => registered_cases.push(receipt.clone()),
             _ => offered.push(receipt.clone()),
@@ -359,12 +340,7 @@ async fn two_triage_instances_fill_the_places_the_next_session_is_offered_and_ch
     assert_eq!((registered_cases.len(), offered.len()), (3, 3));
     let mut client = reception(&app).await;
     let stored = client
-        .get_session(authorized(
-            CENTRE,
-            SessionRef {
-                session_id: full.session_id.clone(),
-            },
-        ))
+        .get_session(session_ref(&full.session_id))
         .await
         .unwrap()
         .into_inner();
@@ -401,10 +377,11 @@ async fn two_triage_instances_fill_the_places_the_next_session_is_offered_and_ch
     let mut unknown = distinct_petition("rs-unknown", 601);
     unknown.reception_session_id = "RS20261231-ZZZZ".into();
     let receipt = app.submit(WEB_TOKEN, unknown).await.unwrap();
-    let view = case_when(&app, &receipt.tracking_number, "offered", |v| {
-        reception_state(v) == ReceptionState::Offered
-    })
-    .await;
+    let view = app
+        .case_when(&receipt.tracking_number, "offered", CASE_WAIT, |v| {
+            reception_state(v) == ReceptionState::Offered
+        })
+        .await;
     let r = view.reception.unwrap();
     assert_eq!(r.refusal, RegistrationRefusal::Unknown as i32);
     assert_eq!(r.offered.unwrap().session_id, next.session_id);
@@ -437,17 +414,23 @@ async fn two_triage_instances_fill_the_places_the_next_session_is_offered_and_ch
         ))
         .await
         .unwrap();
-    let after = case_when(&app, &registered_cases[0].tracking_number, "moved", |v| {
-        v.reception
-            .as_ref()
-            .unwrap()
-            .session
-            .as_ref()
-            .unwrap()
-            .edition
-            == 2
-    })
-    .await;
+    let after = app
+        .case_when(
+            &registered_cases[0].tracking_number,
+            "moved",
+            CASE_WAIT,
+            |v| {
+                v.reception
+                    .as_ref()
+                    .unwrap()
+                    .session
+                    .as_ref()
+                    .unwrap()
+                    .edition
+                    == 2
+            },
+        )
+        .await;
     assert!((due(&after) - seconds(Some(moved_to))).abs() < 0.001);
     assert!(due(&after) > due(&before));
 
@@ -463,10 +446,10 @@ async fn two_triage_instances_fill_the_places_the_next_session_is_offered_and_ch
         .await
         .unwrap();
     for receipt in &registered_cases {
-        case_when(
-            &app,
+        app.case_when(
             &receipt.tracking_number,
             "told of the cancellation",
+            CASE_WAIT,
             |v| reception_state(v) == ReceptionState::Cancelled,
         )
         .await;
@@ -484,31 +467,17 @@ async fn two_triage_instances_fill_the_places_the_next_session_is_offered_and_ch
     app.stop().await.unwrap();
 }
 
-/// The same matter in another petitioner's words (a cluster member, 并单).
-fn retold(id: &str, phone: &str) -> Petition {
-    let mut p = petition(id);
-    let person = p.petitioner.as_mut().unwrap();
-    person.id_number = String::new();
-    person.phone = phone.into();
-    p.body = format!("领导您好！{}望领导重视，谢谢！", p.body.replace('，', ","));
-    p
-}
-
 /// The escalations of the leader's deadline recorded on a case.
 async fn assignment_escalations(app: &TestApp, case_id: &str) -> Vec<Escalated> {
-    let prefix = format!("minhu.case.{case_id}.");
-    stream_messages(&app.js, bus::CASE_EVENTS_STREAM)
+    app.case_events(case_id)
         .await
         .into_iter()
-        .filter(|(subject, _)| subject.starts_with(&prefix))
-        .filter_map(
-            |(_, payload)| match CaseEvent::decode(payload).unwrap().event {
-                Some(case_event::Event::Escalated(e)) if e.milestone == "reception_assignment" => {
-                    Some(e)
-                }
-                _ => None,
-            },
-        )
+        .filter_map(|event| match event.event {
+            Some(case_event::Event::Escalated(e)) if e.milestone == "reception_assignment" => {
+                Some(e)
+            }
+            _ => None,
+        })
         .collect()
 }
 
@@ -536,41 +505,15 @@ async fn a_session_day_from_investigation_to_outcomes_and_report() {
 
     // One matter from three petitions: the original, its repeat by the same person, and the
     // same matter from a neighbour (并单); two more matters of their own.
-    let original = app
-        .submit(WEB_TOKEN, naming(petition("rs-day-1"), &session))
-        .await
-        .unwrap();
-    let original_view = registered(&app, &original).await;
+    let (original, original_view) = register(&app, WEB_TOKEN, petition("rs-day-1"), &session).await;
     // Each registered before the next is submitted: the desk lists in order of registration.
-    let repeat = app
-        .submit(WEB_TOKEN, naming(petition("rs-day-2"), &session))
-        .await
-        .unwrap();
-    registered(&app, &repeat).await;
-    let neighbour = app
-        .submit(
-            HOTLINE_TOKEN,
-            naming(retold("rs-day-3", "13900000031"), &session),
-        )
-        .await
-        .unwrap();
-    registered(&app, &neighbour).await;
-    let second = app
-        .submit(
-            WEB_TOKEN,
-            naming(distinct_petition("rs-day-4", 700), &session),
-        )
-        .await
-        .unwrap();
-    registered(&app, &second).await;
-    let third = app
-        .submit(
-            WEB_TOKEN,
-            naming(distinct_petition("rs-day-5", 701), &session),
-        )
-        .await
-        .unwrap();
-    registered(&app, &third).await;
+    let (repeat, _) = register(&app, WEB_TOKEN, petition("rs-day-2"), &session).await;
+    let neighbour = retold("rs-day-3", "13900000031");
+    let (neighbour, _) = register(&app, HOTLINE_TOKEN, neighbour, &session).await;
+    let second = distinct_petition("rs-day-4", 700);
+    let (second, _) = register(&app, WEB_TOKEN, second, &session).await;
+    let third = distinct_petition("rs-day-5", 701);
+    let (third, _) = register(&app, WEB_TOKEN, third, &session).await;
     let repeat_view = app.wait_for_case(&repeat.tracking_number).await;
     assert_eq!(repeat_view.duplicate_of, original.tracking_number);
     let neighbour_view = app.wait_for_case(&neighbour.tracking_number).await;
@@ -632,12 +575,7 @@ async fn a_session_day_from_investigation_to_outcomes_and_report() {
     // The leader's desk: three batches, five petitions; the repeat and the neighbour with the
     // original, the findings beside each.
     let list = desk
-        .batch_list(authorized(
-            CENTRE,
-            SessionRef {
-                session_id: id.clone(),
-            },
-        ))
+        .batch_list(session_ref(&id))
         .await
         .unwrap()
         .into_inner();
@@ -659,35 +597,36 @@ async fn a_session_day_from_investigation_to_outcomes_and_report() {
 
     // Outcomes wait for the day.
     let outcome = |case: &Receipt, kind: ReceptionOutcomeKind, unit: &str, due_in: u64| {
-        RecordOutcomeRequest {
-            session_id: id.clone(),
-            case_id: case.tracking_number.clone(),
-            outcome: kind as i32,
-            summary: "当场研究处理".into(),
-            lead_unit_id: unit.into(),
-            due_at: (due_in > 0)
-                .then(|| timestamp(OffsetDateTime::now_utc() + Duration::from_secs(due_in))),
-            working_days: 0,
-        }
+        authorized(
+            CENTRE,
+            RecordOutcomeRequest {
+                session_id: id.clone(),
+                case_id: case.tracking_number.clone(),
+                outcome: kind as i32,
+                summary: "当场研究处理".into(),
+                lead_unit_id: unit.into(),
+                due_at: (due_in > 0)
+                    .then(|| timestamp(OffsetDateTime::now_utc() + Duration::from_secs(due_in))),
+                working_days: 0,
+            },
+        )
     };
     let early = desk
-        .record_outcome(authorized(
-            CENTRE,
-            outcome(&original, ReceptionOutcomeKind::Resolved, "", 0),
-        ))
+        .record_outcome(outcome(&original, ReceptionOutcomeKind::Resolved, "", 0))
         .await
         .unwrap_err();
     assert_eq!(early.code(), Code::FailedPrecondition);
 
     // The matter without findings goes overdue at the start and is escalated to the town's
     // supervising unit.
-    let overdue = case_when(
-        &app,
-        &third.tracking_number,
-        "investigation escalated",
-        |v| milestone_escalated(v, "investigation"),
-    )
-    .await;
+    let overdue = app
+        .case_when(
+            &third.tracking_number,
+            "investigation escalated",
+            CASE_WAIT,
+            |v| milestone_escalated(v, "investigation"),
+        )
+        .await;
     assert!(
         overdue
             .history
@@ -706,10 +645,7 @@ async fn a_session_day_from_investigation_to_outcomes_and_report() {
     // The day: resolved on the spot, assigned to another unit with a deadline, and taken on by
     // the leader (领导包案).
     let resolved = desk
-        .record_outcome(authorized(
-            CENTRE,
-            outcome(&repeat, ReceptionOutcomeKind::Resolved, "", 0),
-        ))
+        .record_outcome(outcome(&repeat, ReceptionOutcomeKind::Resolved, "", 0))
         .await
         .unwrap()
         .into_inner();
@@ -719,14 +655,11 @@ async fn a_session_day_from_investigation_to_outcomes_and_report() {
     );
     assert_eq!(resolved.status, CaseStatus::Replied as i32);
     let assigned = desk
-        .record_outcome(authorized(
-            CENTRE,
-            outcome(
-                &second,
-                ReceptionOutcomeKind::Assigned,
-                "pujiang-housing",
-                3,
-            ),
+        .record_outcome(outcome(
+            &second,
+            ReceptionOutcomeKind::Assigned,
+            "pujiang-housing",
+            3,
         ))
         .await
         .unwrap()
@@ -736,10 +669,7 @@ async fn a_session_day_from_investigation_to_outcomes_and_report() {
         "pujiang-housing"
     );
     let owned = desk
-        .record_outcome(authorized(
-            CENTRE,
-            outcome(&third, ReceptionOutcomeKind::LeaderOwned, "", 3),
-        ))
+        .record_outcome(outcome(&third, ReceptionOutcomeKind::LeaderOwned, "", 3))
         .await
         .unwrap()
         .into_inner();
@@ -749,10 +679,7 @@ async fn a_session_day_from_investigation_to_outcomes_and_report() {
         "pujiang-huangzhai"
     );
     let again = desk
-        .record_outcome(authorized(
-            CENTRE,
-            outcome(&third, ReceptionOutcomeKind::Resolved, "", 0),
-        ))
+        .record_outcome(outcome(&third, ReceptionOutcomeKind::Resolved, "", 0))
         .await
         .unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition);
@@ -765,7 +692,7 @@ async fn a_session_day_from_investigation_to_outcomes_and_report() {
         tracked.reception.as_ref().unwrap().findings.is_empty(),
         "findings stay with the units"
     );
-    cases(&app)
+    app.cases()
         .await
         .evaluate(authorized(
             WEB_TOKEN,
@@ -781,14 +708,22 @@ async fn a_session_day_from_investigation_to_outcomes_and_report() {
 
     // Past the leader's deadlines: the assigned matter escalates up the new unit's chain, the
     // leader-owned one to the leader.
-    let assigned = case_when(&app, &second.tracking_number, "assignment escalated", |v| {
-        milestone_escalated(v, "reception_assignment")
-    })
-    .await;
-    let owned = case_when(&app, &third.tracking_number, "assignment escalated", |v| {
-        milestone_escalated(v, "reception_assignment")
-    })
-    .await;
+    let assigned = app
+        .case_when(
+            &second.tracking_number,
+            "assignment escalated",
+            CASE_WAIT,
+            |v| milestone_escalated(v, "reception_assignment"),
+        )
+        .await;
+    let owned = app
+        .case_when(
+            &third.tracking_number,
+            "assignment escalated",
+            CASE_WAIT,
+            |v| milestone_escalated(v, "reception_assignment"),
+        )
+        .await;
     let to_supervisor = assignment_escalations(&app, &assigned.case_id).await;
     assert_eq!(to_supervisor.len(), 1);
     assert_eq!(to_supervisor[0].unit_id, "pujiang-housing");
@@ -808,12 +743,7 @@ async fn a_session_day_from_investigation_to_outcomes_and_report() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let report = loop {
         let report = desk
-            .session_report(authorized(
-                CENTRE,
-                SessionRef {
-                    session_id: id.clone(),
-                },
-            ))
+            .session_report(session_ref(&id))
             .await
             .unwrap()
             .into_inner();

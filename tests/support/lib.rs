@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use minhu::{App, Role};
 use minhu_contracts::bus;
+use minhu_contracts::v1::case_service_client::CaseServiceClient;
 use minhu_contracts::v1::intake_service_client::IntakeServiceClient;
 use minhu_contracts::v1::ops_service_client::OpsServiceClient;
 use minhu_contracts::v1::{
-    CaseView, Location, Petition, Petitioner, Receipt, SubmitRequest, TrackRequest, TrackResponse,
+    CaseEvent, CaseView, Location, Petition, Petitioner, Receipt, SubmitRequest, TrackRequest,
+    TrackResponse,
 };
 use minhu_core::config::Settings;
 use prost::Message;
@@ -136,6 +138,13 @@ impl TestApp {
             .expect("gRPC connect")
     }
 
+    /// A CaseService client on its own connection, as a unit system or the centre has.
+    pub async fn cases(&self) -> CaseServiceClient<Channel> {
+        CaseServiceClient::connect(self.grpc_url())
+            .await
+            .expect("CaseService connects")
+    }
+
     /// An OpsService client on its own connection, as an operator has.
     pub async fn ops(&self) -> OpsServiceClient<Channel> {
         OpsServiceClient::connect(self.grpc_url())
@@ -207,9 +216,49 @@ impl TestApp {
         }
     }
 
+    /// The case view once `done` holds for it, polled from the case store for up to `within`.
+    pub async fn case_when(
+        &self,
+        case_id: &str,
+        what: &str,
+        within: Duration,
+        done: impl Fn(&CaseView) -> bool,
+    ) -> CaseView {
+        let store = self
+            .js
+            .get_key_value(bus::CASES_BUCKET)
+            .await
+            .expect("cases bucket");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(bytes) = store.get(case_id).await.expect("KV get") {
+                let view = CaseView::decode(bytes).expect("case view decodes");
+                if done(&view) {
+                    return view;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{case_id}: never {what}: {view:#?}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Every message stored in `stream` (subject, payload), in order.
     pub async fn stream_messages(&self, stream: &str) -> Vec<(String, bytes::Bytes)> {
         stream_messages(&self.js, stream).await
+    }
+
+    /// Every event recorded on the case, in order.
+    pub async fn case_events(&self, case_id: &str) -> Vec<CaseEvent> {
+        let prefix = format!("minhu.case.{case_id}.");
+        self.stream_messages(bus::CASE_EVENTS_STREAM)
+            .await
+            .into_iter()
+            .filter(|(subject, _)| subject.starts_with(&prefix))
+            .map(|(_, payload)| CaseEvent::decode(payload).expect("a CaseEvent"))
+            .collect()
     }
 
     /// Stops the app gracefully and returns how it ended.
@@ -317,6 +366,18 @@ pub fn petition(channel_message_id: &str) -> Petition {
     }
 }
 
+/// The matter of [`petition`] in another petitioner's words (greeting, punctuation, a
+/// signature): near-duplicate detection joins it to the matter (并单) without it being a repeat
+/// by the same person.
+pub fn retold(channel_message_id: &str, phone: &str) -> Petition {
+    let mut p = petition(channel_message_id);
+    let person = p.petitioner.as_mut().expect("identified");
+    person.id_number = String::new();
+    person.phone = phone.into();
+    p.body = format!("领导您好！{}望领导重视，谢谢！", p.body.replace('，', ","));
+    p
+}
+
 /// The later case event a feed message carries, if it is an update.
 pub fn update_of(
     event: &minhu_contracts::v1::UnitEvent,
@@ -335,12 +396,7 @@ pub async fn feed_until(
     last: impl Fn(&minhu_contracts::v1::UnitEvent) -> bool,
 ) -> Vec<minhu_contracts::v1::UnitEvent> {
     use futures::StreamExt;
-    let mut client = minhu_contracts::v1::case_service_client::CaseServiceClient::connect(format!(
-        "http://{}",
-        app.grpc_addr.expect("a gRPC role")
-    ))
-    .await
-    .expect("CaseService connects");
+    let mut client = app.cases().await;
     let mut stream = client
         .subscribe(authorized(
             token,
