@@ -7,19 +7,15 @@ use std::time::{Duration, Instant};
 
 use minhu::Role;
 use minhu_contracts::bus;
-use minhu_contracts::v1::case_service_client::CaseServiceClient;
-use minhu_contracts::v1::ops_service_client::OpsServiceClient;
 use minhu_contracts::v1::{
     CaseEvent, CaseRef, CaseView, Deadline, DecideExtensionRequest, ExtensionRequest, PauseRequest,
-    Petition, Receipt, ResumeRequest, UnitPerformanceRequest, case_event, unit_event,
+    Receipt, ResumeRequest, UnitPerformanceRequest, case_event, unit_event,
 };
 use minhu_core::config::{Settings, SlaConfig};
 use minhu_e2e::{
-    NatsServer, TestApp, WEB_TOKEN, authorized, feed_until, petition, spawn_app_with,
-    stream_messages, update_of,
+    NatsServer, TestApp, WEB_TOKEN, authorized, distinct_petition, feed_until, spawn_app_with,
+    update_of,
 };
-use prost::Message;
-use tonic::transport::Channel;
 
 const HUANGZHAI: &str = "demo-unit-huangzhai";
 const COUNTY: &str = "demo-unit-county";
@@ -63,65 +59,22 @@ fn warning_at(share: f64) -> impl Fn(&mut Settings) {
     }
 }
 
-/// A petition about a matter of its own (its own text and petitioner), so triage dispatches
-/// each one instead of linking it to another.
-fn own_matter(id: &str, n: u64) -> Petition {
-    let mut p = petition(id);
-    let mut x = (n + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let detail: String = (0..40)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            char::from_u32(0x4E00 + (x % 0x51A0) as u32).expect("CJK")
-        })
-        .collect();
-    p.body = format!("黄宅镇小区违章搭建：{detail}");
-    let person = p.petitioner.as_mut().expect("identified");
-    person.id_number = String::new();
-    person.phone = format!("137{:08}", n);
-    p
-}
+const CASE_WAIT: Duration = Duration::from_secs(15);
 
-async fn cases(app: &TestApp) -> CaseServiceClient<Channel> {
-    CaseServiceClient::connect(format!("http://{}", app.grpc_addr.unwrap()))
+/// A case of its own (triage dispatches it instead of linking it to another), once the fast
+/// policy's deadlines are on it.
+async fn case_with_deadlines(app: &TestApp, channel_message_id: &str, n: u64) -> CaseView {
+    let receipt = app
+        .submit(WEB_TOKEN, distinct_petition(channel_message_id, n))
         .await
-        .unwrap()
-}
-
-/// The case view once `done` holds for it (polled from the case store).
-async fn case_when(
-    app: &TestApp,
-    case_id: &str,
-    what: &str,
-    done: impl Fn(&CaseView) -> bool,
-) -> CaseView {
-    let store = app.js.get_key_value(bus::CASES_BUCKET).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(bytes) = store.get(case_id).await.unwrap() {
-            let view = CaseView::decode(bytes).unwrap();
-            if done(&view) {
-                return view;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{case_id}: never {what}: {view:#?}"
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Every event recorded on the case, in order.
-async fn events_of(app: &TestApp, case_id: &str) -> Vec<CaseEvent> {
-    let prefix = format!("minhu.case.{case_id}.");
-    stream_messages(&app.js, bus::CASE_EVENTS_STREAM)
-        .await
-        .into_iter()
-        .filter(|(subject, _)| subject.starts_with(&prefix))
-        .map(|(_, payload)| CaseEvent::decode(payload).unwrap())
-        .collect()
+        .unwrap();
+    app.case_when(
+        &receipt.tracking_number,
+        "given deadlines",
+        CASE_WAIT,
+        |v| v.policy_id == "e2e-fast",
+    )
+    .await
 }
 
 fn deadline<'a>(view: &'a CaseView, milestone: &str) -> &'a Deadline {
@@ -178,7 +131,7 @@ async fn each_deadline_fires_once_with_three_clock_instances_and_one_killed() {
     let receipts: Vec<Receipt> = futures::future::join_all((0..6).map(|n| {
         let app = &app;
         async move {
-            app.submit(WEB_TOKEN, own_matter(&format!("clock-once-{n}"), n))
+            app.submit(WEB_TOKEN, distinct_petition(&format!("clock-once-{n}"), n))
                 .await
                 .unwrap()
         }
@@ -190,15 +143,16 @@ async fn each_deadline_fires_once_with_three_clock_instances_and_one_killed() {
 
     for receipt in &receipts {
         let case_id = &receipt.tracking_number;
-        let view = case_when(
-            &app,
-            case_id,
-            "escalated twice",
-            overdue_and_escalated_twice,
-        )
-        .await;
+        let view = app
+            .case_when(
+                case_id,
+                "escalated twice",
+                CASE_WAIT,
+                overdue_and_escalated_twice,
+            )
+            .await;
         assert_eq!(view.policy_id, "e2e-fast");
-        let events = events_of(&app, case_id).await;
+        let events = app.case_events(case_id).await;
         let counts = clock_events(&events);
         let expected: HashMap<String, usize> = [
             ("warned", 1),
@@ -233,17 +187,18 @@ async fn warning_overdue_and_escalation_reach_the_case_the_unit_feeds_and_the_fi
     let server = NatsServer::start();
     let app = spawn_app_with(&server.url(), &Role::ALL, fast_clock).await;
     let receipt = app
-        .submit(WEB_TOKEN, own_matter("clock-feed", 100))
+        .submit(WEB_TOKEN, distinct_petition("clock-feed", 100))
         .await
         .unwrap();
     let case_id = receipt.tracking_number.clone();
-    let view = case_when(
-        &app,
-        &case_id,
-        "escalated twice",
-        overdue_and_escalated_twice,
-    )
-    .await;
+    let view = app
+        .case_when(
+            &case_id,
+            "escalated twice",
+            CASE_WAIT,
+            overdue_and_escalated_twice,
+        )
+        .await;
     let due = deadline(&view, "resolution");
     assert_eq!(due.limit, "3 seconds");
     assert_eq!(
@@ -312,9 +267,7 @@ async fn warning_overdue_and_escalation_reach_the_case_the_unit_feeds_and_the_fi
     }
 
     // Ops: the unit's performance counts the overdue case; /metrics has the clock's counters.
-    let mut ops = OpsServiceClient::connect(format!("http://{}", app.grpc_addr.unwrap()))
-        .await
-        .unwrap();
+    let mut ops = app.ops().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let figures = ops
@@ -352,16 +305,9 @@ async fn warning_overdue_and_escalation_reach_the_case_the_unit_feeds_and_the_fi
 async fn a_pause_stops_the_clock_and_resuming_moves_the_deadline_by_the_pause() {
     let server = NatsServer::start();
     let app = spawn_app_with(&server.url(), &Role::ALL, fast_clock).await;
-    let receipt = app
-        .submit(WEB_TOKEN, own_matter("clock-pause", 200))
-        .await
-        .unwrap();
-    let case_id = receipt.tracking_number.clone();
-    let before = case_when(&app, &case_id, "given deadlines", |v| {
-        v.policy_id == "e2e-fast"
-    })
-    .await;
-    let mut client = cases(&app).await;
+    let before = case_with_deadlines(&app, "clock-pause", 200).await;
+    let case_id = before.case_id.clone();
+    let mut client = app.cases().await;
     let case_ref = || CaseRef {
         case_id: case_id.clone(),
     };
@@ -390,13 +336,14 @@ async fn a_pause_stops_the_clock_and_resuming_moves_the_deadline_by_the_pause() 
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
 
     // Past the original warning instant, nothing is recorded: the clock stands still.
-    let suspended = case_when(&app, &case_id, "suspended", |v| {
-        v.deadlines.first().is_some_and(|d| d.suspended)
-    })
-    .await;
+    let suspended = app
+        .case_when(&case_id, "suspended", CASE_WAIT, |v| {
+            v.deadlines.first().is_some_and(|d| d.suspended)
+        })
+        .await;
     assert!(deadline(&suspended, "resolution").due_at.is_none());
     tokio::time::sleep(Duration::from_millis(2000)).await;
-    assert!(clock_events(&events_of(&app, &case_id).await).is_empty());
+    assert!(clock_events(&app.case_events(&case_id).await).is_empty());
 
     let resumed = client
         .resume(authorized(
@@ -415,10 +362,11 @@ async fn a_pause_stops_the_clock_and_resuming_moves_the_deadline_by_the_pause() 
         (pause.paused_by.as_str(), pause.resumed_by.as_str()),
         ("unit:pujiang-huangzhai", "centre")
     );
-    let after = case_when(&app, &case_id, "given a new deadline", |v| {
-        v.deadlines.first().is_some_and(|d| d.due_at.is_some())
-    })
-    .await;
+    let after = app
+        .case_when(&case_id, "given a new deadline", CASE_WAIT, |v| {
+            v.deadlines.first().is_some_and(|d| d.due_at.is_some())
+        })
+        .await;
     let moved = nanos(deadline(&after, "resolution").due_at)
         - nanos(deadline(&before, "resolution").due_at);
     assert_eq!(
@@ -428,12 +376,13 @@ async fn a_pause_stops_the_clock_and_resuming_moves_the_deadline_by_the_pause() 
     );
     assert!(after.paused_seconds >= 2, "{}", after.paused_seconds);
     // The clock runs again: the warning comes, later than it would have.
-    let warned = case_when(&app, &case_id, "warned", |v| {
-        v.clock
-            .as_ref()
-            .is_some_and(|c| c.milestones.iter().any(|m| m.warned_limit > 0))
-    })
-    .await;
+    let warned = app
+        .case_when(&case_id, "warned", CASE_WAIT, |v| {
+            v.clock
+                .as_ref()
+                .is_some_and(|c| c.milestones.iter().any(|m| m.warned_limit > 0))
+        })
+        .await;
     assert!(
         warned
             .history
@@ -451,25 +400,10 @@ async fn a_pause_stops_the_clock_and_resuming_moves_the_deadline_by_the_pause() 
 async fn an_approved_extension_moves_the_deadline() {
     let server = NatsServer::start();
     let app = spawn_app_with(&server.url(), &Role::ALL, fast_clock).await;
-    let receipt = app
-        .submit(WEB_TOKEN, own_matter("clock-extension", 300))
-        .await
-        .unwrap();
-    let case_id = receipt.tracking_number.clone();
-    let before = case_when(&app, &case_id, "given deadlines", |v| {
-        v.policy_id == "e2e-fast"
-    })
-    .await;
-    let mut client = cases(&app).await;
-    client
-        .sign_for(authorized(
-            HUANGZHAI,
-            CaseRef {
-                case_id: case_id.clone(),
-            },
-        ))
-        .await
-        .unwrap();
+    let before = case_with_deadlines(&app, "clock-extension", 300).await;
+    let case_id = before.case_id.clone();
+    app.sign_for(HUANGZHAI, &case_id).await.unwrap();
+    let mut client = app.cases().await;
     client
         .request_extension(authorized(
             HUANGZHAI,
@@ -492,12 +426,13 @@ async fn an_approved_extension_moves_the_deadline() {
         ))
         .await
         .unwrap();
-    let after = case_when(&app, &case_id, "extended", |v| {
-        v.deadlines
-            .first()
-            .is_some_and(|d| d.limit == "86403 seconds")
-    })
-    .await;
+    let after = app
+        .case_when(&case_id, "extended", CASE_WAIT, |v| {
+            v.deadlines
+                .first()
+                .is_some_and(|d| d.limit == "86403 seconds")
+        })
+        .await;
     assert_eq!(
         nanos(deadline(&after, "resolution").due_at)
             - nanos(deadline(&before, "resolution").due_at),

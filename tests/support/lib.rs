@@ -14,8 +14,8 @@ use minhu_contracts::v1::case_service_client::CaseServiceClient;
 use minhu_contracts::v1::intake_service_client::IntakeServiceClient;
 use minhu_contracts::v1::ops_service_client::OpsServiceClient;
 use minhu_contracts::v1::{
-    CaseEvent, CaseView, Location, Petition, Petitioner, Receipt, SubmitRequest, TrackRequest,
-    TrackResponse,
+    CaseEvent, CaseRef, CaseView, Location, Petition, Petitioner, Receipt, SubmitRequest,
+    TrackRequest, TrackResponse,
 };
 use minhu_core::config::Settings;
 use prost::Message;
@@ -175,6 +175,18 @@ impl TestApp {
                     query_code: receipt.query_code.clone(),
                 },
             ))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The unit of `token` signs for the case (签收).
+    pub async fn sign_for(&self, token: &str, case_id: &str) -> Result<CaseView, Status> {
+        let case = CaseRef {
+            case_id: case_id.to_owned(),
+        };
+        self.cases()
+            .await
+            .sign_for(authorized(token, case))
             .await
             .map(|r| r.into_inner())
     }
