@@ -2,21 +2,13 @@
 //! CaseService, every read recorded on the case before anything is returned.
 
 use minhu_contracts::bus;
-use minhu_contracts::v1::case_service_client::CaseServiceClient;
-use minhu_contracts::v1::{CaseRef, Consent, RevealRequest};
-use minhu_e2e::{NatsServer, TestApp, WEB_TOKEN, authorized, petition, spawn_app};
+use minhu_contracts::v1::{Consent, RevealRequest};
+use minhu_e2e::{NatsServer, WEB_TOKEN, authorized, petition, spawn_app};
 use tonic::Code;
-use tonic::transport::Channel;
 
 const HUANGZHAI: &str = "demo-unit-huangzhai";
 const HOUSING: &str = "demo-unit-housing";
 const CENTRE: &str = "demo-centre-token";
-
-async fn cases(app: &TestApp) -> CaseServiceClient<Channel> {
-    CaseServiceClient::connect(format!("http://{}", app.grpc_addr.unwrap()))
-        .await
-        .unwrap()
-}
 
 fn reveal(token: &str, case_id: &str) -> tonic::Request<RevealRequest> {
     authorized(
@@ -32,23 +24,13 @@ fn reveal(token: &str, case_id: &str) -> tonic::Request<RevealRequest> {
 async fn only_the_lead_unit_reads_the_identity_and_every_read_is_audited() {
     let server = NatsServer::start();
     let app = spawn_app(&server.url()).await;
-    let receipt = app.submit(WEB_TOKEN, petition("who-1")).await.unwrap();
-    let case_id = receipt.tracking_number.clone();
-    app.wait_for_case(&case_id).await;
-    let mut client = cases(&app).await;
+    let case_id = app.triaged(WEB_TOKEN, petition("who-1")).await.case_id;
+    let mut client = app.cases().await;
 
     // Not before the unit signed for the case.
     let early = client.reveal_petitioner(reveal(HUANGZHAI, &case_id)).await;
     assert_eq!(early.unwrap_err().code(), Code::FailedPrecondition);
-    client
-        .sign_for(authorized(
-            HUANGZHAI,
-            CaseRef {
-                case_id: case_id.clone(),
-            },
-        ))
-        .await
-        .unwrap();
+    app.sign_for(HUANGZHAI, &case_id).await.unwrap();
 
     // The assisting unit and the centre do not get it.
     let assisting = client.reveal_petitioner(reveal(HOUSING, &case_id)).await;
@@ -89,20 +71,13 @@ async fn a_confidential_identity_is_never_opened() {
         keep_identity_confidential: true,
         ..Default::default()
     });
-    let receipt = app.submit(WEB_TOKEN, p).await.unwrap();
-    let case_id = receipt.tracking_number.clone();
-    app.wait_for_case(&case_id).await;
-    let mut client = cases(&app).await;
-    client
-        .sign_for(authorized(
-            HUANGZHAI,
-            CaseRef {
-                case_id: case_id.clone(),
-            },
-        ))
+    let case_id = app.triaged(WEB_TOKEN, p).await.case_id;
+    app.sign_for(HUANGZHAI, &case_id).await.unwrap();
+    let refused = app
+        .cases()
         .await
-        .unwrap();
-    let refused = client.reveal_petitioner(reveal(HUANGZHAI, &case_id)).await;
+        .reveal_petitioner(reveal(HUANGZHAI, &case_id))
+        .await;
     assert_eq!(refused.unwrap_err().code(), Code::PermissionDenied);
     assert_eq!(app.wait_for_case(&case_id).await.identity_reads, 0);
     app.stop().await.unwrap();

@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use minhu_contracts::v1::case_service_client::CaseServiceClient;
 use minhu_contracts::v1::{
-    CaseRef, CloseRequest, HandoverRequest, ListCasesRequest, Receipt, ReplyRequest, RiskReason,
+    CloseRequest, HandoverRequest, ListCasesRequest, Receipt, ReplyRequest, RiskReason,
     UnitListsRequest, UnitListsResponse, Urgency,
 };
-use minhu_e2e::{NatsServer, TestApp, WEB_TOKEN, authorized, distinct_petition, spawn_app};
+use minhu_e2e::{NatsServer, WEB_TOKEN, authorized, distinct_petition, spawn_app};
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
@@ -17,12 +17,6 @@ const HUANGZHAI: &str = "demo-unit-huangzhai";
 const HUANGZHAI_ID: &str = "pujiang-huangzhai";
 const BAIMA: &str = "demo-unit-baima";
 const CENTRE: &str = "demo-centre-token";
-
-async fn cases(app: &TestApp) -> CaseServiceClient<Channel> {
-    CaseServiceClient::connect(format!("http://{}", app.grpc_addr.unwrap()))
-        .await
-        .unwrap()
-}
 
 /// Waits until the unit index lists every one of `case_ids` for the township.
 async fn wait_listed(client: &mut CaseServiceClient<Channel>, case_ids: &[&str]) {
@@ -81,7 +75,7 @@ async fn a_townships_lists_follow_its_cases_and_the_handover_report_lists_what_i
     for id in [gas, first, second] {
         app.wait_for_case(id).await;
     }
-    let mut client = cases(&app).await;
+    let mut client = app.cases().await;
     wait_listed(&mut client, &[gas, first, second]).await;
 
     let before = lists(&mut client).await;
@@ -155,13 +149,7 @@ async fn a_townships_lists_follow_its_cases_and_the_handover_report_lists_what_i
     assert!(own.tasks.is_empty(), "{own:?}");
 
     // 动态销号: the first case is signed for, replied and closed; it leaves every list.
-    let case = CaseRef {
-        case_id: first.into(),
-    };
-    client
-        .sign_for(authorized(HUANGZHAI, case.clone()))
-        .await
-        .unwrap();
+    app.sign_for(HUANGZHAI, first).await.unwrap();
     client
         .reply(authorized(
             HUANGZHAI,

@@ -11,7 +11,7 @@ use minhu_contracts::v1::{
     CaseRef, CaseStatus, CaseView, CentreReason, ClassifyRequest, ListCasesRequest, Location,
     Petition, Receipt, RequestType,
 };
-use minhu_e2e::{NatsServer, TestApp, WEB_TOKEN, authorized, petition, spawn_app, spawn_app_with};
+use minhu_e2e::{NatsServer, WEB_TOKEN, authorized, petition, spawn_app, spawn_app_with};
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
@@ -19,12 +19,6 @@ use tonic_types::StatusExt;
 const CENTRE: &str = "demo-centre-token";
 const HUANGZHAI: &str = "demo-unit-huangzhai";
 const DISCIPLINE: &str = "demo-unit-discipline";
-
-async fn cases(app: &TestApp) -> CaseServiceClient<Channel> {
-    CaseServiceClient::connect(format!("http://{}", app.grpc_addr.unwrap()))
-        .await
-        .unwrap()
-}
 
 async fn listed(client: &mut CaseServiceClient<Channel>, token: &str) -> Vec<String> {
     client
@@ -101,7 +95,7 @@ async fn a_matter_in_litigation_waits_for_the_centre_which_classifies_and_dispat
         subjects_of(&messages, "minhu.dispatch."),
         [bus::dispatch_subject(bus::CENTRE_QUEUE_ID, &case_id, 2)]
     );
-    let mut client = cases(&app).await;
+    let mut client = app.cases().await;
     wait_listing(&mut client, CENTRE, &case_id, true).await;
     assert!(!listed(&mut client, HUANGZHAI).await.contains(&case_id));
 
@@ -175,16 +169,16 @@ async fn below_the_confidence_gate_a_case_waits_for_a_person() {
         s.classifier.min_confidence = 1.0;
     })
     .await;
-    let receipt = app.submit(WEB_TOKEN, petition("gate-1")).await.unwrap();
-    let view = app.wait_for_case(&receipt.tracking_number).await;
+    let view = app.triaged(WEB_TOKEN, petition("gate-1")).await;
+    let case_id = view.case_id.clone();
     assert_eq!(view.status, CaseStatus::CentreQueue as i32);
     let route = view.route.unwrap();
     assert_eq!(route.centre_reason, CentreReason::LowConfidence as i32);
     // Where it arose was still found, for the person who decides.
     assert_eq!(route.division_code, "330726101");
     assert!(view.classification.unwrap().below_confidence_gate);
-    let mut client = cases(&app).await;
-    wait_listing(&mut client, CENTRE, &receipt.tracking_number, true).await;
+    let mut client = app.cases().await;
+    wait_listing(&mut client, CENTRE, &case_id, true).await;
     app.stop().await.unwrap();
 }
 
@@ -201,16 +195,15 @@ async fn an_accusation_goes_to_the_discipline_unit_and_never_reaches_the_accused
         }),
         ..petition("acc-1")
     };
-    let receipt = app.submit(WEB_TOKEN, accusation).await.unwrap();
-    let case_id = receipt.tracking_number.clone();
-    let view = app.wait_for_case(&case_id).await;
+    let view = app.triaged(WEB_TOKEN, accusation).await;
+    let case_id = view.case_id.clone();
     let route = view.route.clone().unwrap();
     assert_eq!(route.lead_unit_id, "pujiang-discipline");
     assert_eq!(route.accused_unit_ids, ["pujiang-huangzhai"]);
     assert!(route.identity_withheld);
     assert!(view.identity_confidential);
 
-    let mut client = cases(&app).await;
+    let mut client = app.cases().await;
     wait_listing(&mut client, DISCIPLINE, &case_id, true).await;
     let messages = app.stream_messages(bus::DISPATCH_STREAM).await;
     assert!(subjects_of(&messages, "minhu.dispatch.pujiang-huangzhai.").is_empty());
@@ -247,8 +240,7 @@ async fn a_new_model_file_takes_over_without_a_restart() {
     })
     .await;
     let version_of = |view: CaseView| view.classification.unwrap().model_version;
-    let receipt = app.submit(WEB_TOKEN, petition("model-1")).await.unwrap();
-    let view = app.wait_for_case(&receipt.tracking_number).await;
+    let view = app.triaged(WEB_TOKEN, petition("model-1")).await;
     assert_eq!(version_of(view), first.version());
 
     // Written beside it and renamed over it, as a deployment replaces the file.
@@ -259,8 +251,7 @@ async fn a_new_model_file_takes_over_without_a_restart() {
     for n in 0.. {
         let mut p = minhu_e2e::distinct_petition(&format!("model-{}", n + 2), n);
         p.title = "小区违章搭建".into();
-        let receipt = app.submit(WEB_TOKEN, p).await.unwrap();
-        let view = app.wait_for_case(&receipt.tracking_number).await;
+        let view = app.triaged(WEB_TOKEN, p).await;
         if version_of(view) == second.version() {
             break;
         }
@@ -294,12 +285,8 @@ async fn a_changed_catalogue_routes_new_petitions_without_a_restart() {
         p.body = format!("浦江县城的公交车班次太少，等车要一个小时，希望增加班次。{detail}");
         p
     };
-    let receipt = app
-        .submit(WEB_TOKEN, bus_petition("cat-1", 1))
-        .await
-        .unwrap();
     let route = app
-        .wait_for_case(&receipt.tracking_number)
+        .triaged(WEB_TOKEN, bus_petition("cat-1", 1))
         .await
         .route
         .unwrap();
@@ -321,12 +308,8 @@ async fn a_changed_catalogue_routes_new_petitions_without_a_restart() {
     std::fs::rename(&staged, &file).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     for n in 2.. {
-        let receipt = app
-            .submit(WEB_TOKEN, bus_petition(&format!("cat-{n}"), n))
-            .await
-            .unwrap();
         let route = app
-            .wait_for_case(&receipt.tracking_number)
+            .triaged(WEB_TOKEN, bus_petition(&format!("cat-{n}"), n))
             .await
             .route
             .unwrap();
@@ -398,7 +381,7 @@ async fn replay_shows_then_applies_what_a_new_catalogue_changes() {
     let view = app.wait_for_case(&case_id).await;
     assert_eq!(view.status, CaseStatus::Dispatched as i32);
     assert_eq!(view.route.unwrap().lead_unit_id, "pujiang-county");
-    let mut cases = cases(&app).await;
+    let mut cases = app.cases().await;
     wait_listing(&mut cases, "demo-unit-county", &case_id, true).await;
 
     // Replayed again, nothing is left to change.

@@ -24,12 +24,6 @@ const TRANSPORT: &str = "demo-unit-transport";
 const BAIMA: &str = "demo-unit-baima";
 const CENTRE: &str = "demo-centre-token";
 
-async fn cases(app: &TestApp) -> CaseServiceClient<Channel> {
-    CaseServiceClient::connect(format!("http://{}", app.grpc_addr.unwrap()))
-        .await
-        .unwrap()
-}
-
 fn case_ref(receipt: &Receipt) -> CaseRef {
     CaseRef {
         case_id: receipt.tracking_number.clone(),
@@ -59,7 +53,7 @@ async fn wait_listed(client: &mut CaseServiceClient<Channel>, token: &str, case_
 
 /// The unit feed from the start, until `n` events arrived.
 async fn feed(app: &TestApp, token: &str, n: usize) -> Vec<(u64, UnitEvent)> {
-    let mut client = cases(app).await;
+    let mut client = app.cases().await;
     let mut stream = client
         .subscribe(authorized(token, SubscribeRequest { from_sequence: 0 }))
         .await
@@ -87,7 +81,7 @@ async fn a_case_is_signed_for_replied_closed_rated_and_reviewed_one_level_up() {
     let app = spawn_app(&server.url()).await;
     let receipt = app.submit(WEB_TOKEN, petition("wf-1")).await.unwrap();
     app.wait_for_case(&receipt.tracking_number).await;
-    let mut client = cases(&app).await;
+    let mut client = app.cases().await;
     wait_listed(&mut client, HUANGZHAI, &receipt.tracking_number).await;
 
     // Another unit learns nothing of the case.
@@ -231,7 +225,7 @@ async fn a_return_goes_to_the_centre_and_a_designated_unit_cannot_return() {
     let app = spawn_app_with(&server.url(), &WITHOUT_CLOCK, |_| {}).await;
     let receipt = app.submit(WEB_TOKEN, petition("wf-2")).await.unwrap();
     app.wait_for_case(&receipt.tracking_number).await;
-    let mut client = cases(&app).await;
+    let mut client = app.cases().await;
     wait_listed(&mut client, HUANGZHAI, &receipt.tracking_number).await;
     let give_back = || ReturnRequest {
         case_id: receipt.tracking_number.clone(),
@@ -320,7 +314,7 @@ async fn an_extension_is_decided_by_the_supervising_unit_and_moves_the_deadline(
         assert!(v.deadlines.iter().any(|d| d.due_at == Some(due)), "{v:?}");
         due.seconds
     };
-    let mut client = cases(&app).await;
+    let mut client = app.cases().await;
     wait_listed(&mut client, HUANGZHAI, &receipt.tracking_number).await;
     client
         .sign_for(authorized(HUANGZHAI, case_ref(&receipt)))

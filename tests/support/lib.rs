@@ -208,6 +208,12 @@ impl TestApp {
         response
     }
 
+    /// Submits `petition` and waits until triage has finished with its case.
+    pub async fn triaged(&self, token: &str, petition: Petition) -> CaseView {
+        let receipt = self.submit(token, petition).await.expect("submitted");
+        self.wait_for_case(&receipt.tracking_number).await
+    }
+
     /// Waits until the case view exists (triage has finished with it).
     pub async fn wait_for_case(&self, case_id: &str) -> CaseView {
         let cases = self
