@@ -131,6 +131,16 @@ fn submit_request(petition: Petition) -> SubmitRequest {
     }
 }
 
+/// Submits `petition` over gRPC-Web with `token` and no Origin header.
+async fn web_submit(
+    client: &reqwest::Client,
+    base: &str,
+    token: Option<&str>,
+    petition: Petition,
+) -> WebAnswer {
+    grpc_web(client, base, SUBMIT, token, None, &submit_request(petition)).await
+}
+
 fn base(app: &TestApp, scheme: &str) -> String {
     format!("{scheme}://{}", app.grpc_addr.expect("gRPC served"))
 }
@@ -141,13 +151,11 @@ async fn a_plain_http1_client_submits_and_tracks_over_grpc_web() {
     let app = spawn_app_with(&server.url(), &Role::ALL, |_| {}).await;
     let (client, base) = (http1_client(None), base(&app, "http"));
 
-    let wrong = grpc_web(
+    let wrong = web_submit(
         &client,
         &base,
-        SUBMIT,
         Some("not-a-channel-token"),
-        None,
-        &submit_request(petition("web-1")),
+        petition("web-1"),
     )
     .await;
     assert_eq!(wrong.version, reqwest::Version::HTTP_11);
@@ -162,29 +170,13 @@ async fn a_plain_http1_client_submits_and_tracks_over_grpc_web() {
     );
     assert_eq!(wrong.status.code(), Code::Unauthenticated);
     assert_eq!(wrong.status.code() as i32, 16);
-    let anonymous = grpc_web(
-        &client,
-        &base,
-        SUBMIT,
-        None,
-        None,
-        &submit_request(petition("web-1")),
-    )
-    .await;
+    let anonymous = web_submit(&client, &base, None, petition("web-1")).await;
     assert_eq!(anonymous.status.code(), Code::Unauthenticated);
 
     // Bad input: the violated fields travel in grpc-status-details-bin, as for native gRPC.
     let mut empty = petition("web-2");
     empty.body.clear();
-    let invalid = grpc_web(
-        &client,
-        &base,
-        SUBMIT,
-        Some(WEB_TOKEN),
-        None,
-        &submit_request(empty),
-    )
-    .await;
+    let invalid = web_submit(&client, &base, Some(WEB_TOKEN), empty).await;
     assert_eq!(invalid.status.code(), Code::InvalidArgument);
     let violations = invalid
         .status
@@ -196,15 +188,7 @@ async fn a_plain_http1_client_submits_and_tracks_over_grpc_web() {
         "{violations:?}"
     );
 
-    let submitted = grpc_web(
-        &client,
-        &base,
-        SUBMIT,
-        Some(WEB_TOKEN),
-        None,
-        &submit_request(petition("web-3")),
-    )
-    .await;
+    let submitted = web_submit(&client, &base, Some(WEB_TOKEN), petition("web-3")).await;
     assert_eq!(submitted.status.code(), Code::Ok, "{:?}", submitted.status);
     assert_eq!(submitted.status.code() as i32, 0);
     let receipt: Receipt = submitted
@@ -373,15 +357,7 @@ async fn grpc_web_the_portal_and_native_grpc_share_the_tls_port() {
     );
     assert!(page.text().await.unwrap().contains("浦江县网上信访"));
 
-    let submitted = grpc_web(
-        &client,
-        &base,
-        SUBMIT,
-        Some(WEB_TOKEN),
-        None,
-        &submit_request(petition("tls-web-1")),
-    )
-    .await;
+    let submitted = web_submit(&client, &base, Some(WEB_TOKEN), petition("tls-web-1")).await;
     assert_eq!(submitted.version, reqwest::Version::HTTP_11);
     assert_eq!(submitted.status.code(), Code::Ok, "{:?}", submitted.status);
     let receipt = submitted
