@@ -3,7 +3,6 @@
 use std::time::{Duration, Instant};
 
 use minhu_contracts::bus;
-use minhu_contracts::v1::ops_service_client::OpsServiceClient;
 use minhu_contracts::v1::{QueueHealthRequest, QueueHealthResponse};
 use minhu_core::config::{ChannelSettings, Secret};
 use minhu_e2e::{
@@ -20,11 +19,8 @@ const CHANNEL: &str = "ops-probe";
 const CHANNEL_TOKEN: &str = "ops-probe-token";
 
 async fn queue_health(app: &TestApp) -> Result<QueueHealthResponse, tonic::Status> {
-    let addr = app.grpc_addr.unwrap();
-    let mut client = OpsServiceClient::connect(format!("http://{addr}"))
+    app.ops()
         .await
-        .unwrap();
-    client
         .queue_health(authorized(OPS_TOKEN, QueueHealthRequest { top_units: 5 }))
         .await
         .map(|r| r.into_inner())
@@ -74,9 +70,8 @@ async fn queue_health_and_metrics_reflect_a_known_workload() {
         Code::Unauthenticated
     );
     assert_eq!(
-        OpsServiceClient::connect(format!("http://{}", app.grpc_addr.unwrap()))
+        app.ops()
             .await
-            .unwrap()
             .queue_health(authorized(CHANNEL_TOKEN, QueueHealthRequest::default()))
             .await
             .unwrap_err()

@@ -12,14 +12,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
 use minhu_contracts::bus;
-use minhu_contracts::v1::case_service_client::CaseServiceClient;
 use minhu_contracts::v1::{CaseRef, ReplyRequest, WebhookDelivery, WebhookDeliveryState};
 use minhu_core::config::{Secret, Settings};
 use minhu_e2e::{
     NatsServer, TestApp, WEB_TOKEN, authorized, distinct_petition, petition, spawn_app_with,
 };
 use sha2::Sha256;
-use tonic::transport::Channel;
 
 const UNIT: &str = "pujiang-huangzhai";
 const UNIT_TOKEN: &str = "demo-unit-huangzhai";
@@ -149,14 +147,8 @@ fn with_webhook(settings: &mut Settings, url: String, attempts: u32) {
     settings.webhooks.request_timeout_ms = 2_000;
 }
 
-async fn cases(app: &TestApp) -> CaseServiceClient<Channel> {
-    CaseServiceClient::connect(format!("http://{}", app.grpc_addr.unwrap()))
-        .await
-        .unwrap()
-}
-
 async fn deliveries(app: &TestApp, token: &str, case_id: &str) -> Vec<WebhookDelivery> {
-    cases(app)
+    app.cases()
         .await
         .list_deliveries(authorized(
             token,
@@ -303,7 +295,8 @@ async fn a_receiver_failing_three_times_gets_each_event_once_signed_and_in_order
     );
     assert_eq!(deliveries(&app, CENTRE, &case_id).await, states);
     // Another unit learns nothing of the case.
-    let hidden = cases(&app)
+    let hidden = app
+        .cases()
         .await
         .list_deliveries(authorized(OTHER_UNIT_TOKEN, CaseRef { case_id }))
         .await
@@ -438,7 +431,7 @@ async fn a_units_events_arrive_in_feed_order_through_failures_and_slow_answers()
         with_webhook(s, format!("http://{addr}/minhu/events"), 10)
     })
     .await;
-    let mut client = cases(&app).await;
+    let mut client = app.cases().await;
     let mut case_ids = Vec::new();
     for n in 0..4 {
         let petition = distinct_petition(&format!("order-{n}"), n);
