@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::config::Settings;
+
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {
     by_digest: HashMap<[u8; 32], String>,
@@ -18,6 +20,26 @@ impl Credentials {
         Credentials {
             by_digest: entries.into_iter().map(|(id, d)| (d, id)).collect(),
         }
+    }
+
+    /// The handling units' tokens (`[unit_tokens]`), each naming its unit.
+    pub fn of_units(settings: &Settings) -> Credentials {
+        Credentials::new(
+            settings
+                .unit_tokens
+                .iter()
+                .filter_map(|(unit, t)| t.token_digest().map(|d| (unit.clone(), d))),
+        )
+    }
+
+    /// The dispatch centre's token (`[centre]`), naming `centre`.
+    pub fn of_centre(settings: &Settings) -> Credentials {
+        Credentials::new(
+            settings
+                .centre
+                .token_digest()
+                .map(|d| ("centre".to_owned(), d)),
+        )
     }
 
     /// The id whose token this is.

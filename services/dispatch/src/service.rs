@@ -85,18 +85,8 @@ impl CaseApi {
                     .collect(),
                 supervisors: settings.supervisors(),
             }),
-            units: Credentials::new(
-                settings
-                    .unit_tokens
-                    .iter()
-                    .filter_map(|(unit, t)| t.token_digest().map(|d| (unit.clone(), d))),
-            ),
-            centre: Credentials::new(
-                settings
-                    .centre
-                    .token_digest()
-                    .map(|d| ("centre".to_owned(), d)),
-            ),
+            units: Credentials::of_units(settings),
+            centre: Credentials::of_centre(settings),
             channels: Credentials::new(
                 settings
                     .channels

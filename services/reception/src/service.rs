@@ -77,18 +77,8 @@ impl ReceptionApi {
                     .map(|u| (u.id.clone(), u.name.clone()))
                     .collect(),
             ),
-            units: Credentials::new(
-                settings
-                    .unit_tokens
-                    .iter()
-                    .filter_map(|(unit, t)| t.token_digest().map(|d| (unit.clone(), d))),
-            ),
-            centre: Credentials::new(
-                settings
-                    .centre
-                    .token_digest()
-                    .map(|d| ("centre".to_owned(), d)),
-            ),
+            units: Credentials::of_units(settings),
+            centre: Credentials::of_centre(settings),
         }))
     }
 
