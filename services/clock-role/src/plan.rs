@@ -182,7 +182,6 @@ pub fn next_step(view: &CaseView, rules: &Rules, now: OffsetDateTime) -> Result<
     Ok(Step::Wait(wake))
 }
 
-/// The policy the case already follows, else the one its traits select now.
 /// The deadlines `view` runs against (what a [`Event::DeadlinesSet`] records) and the schedule
 /// they come from. For a case about to be dispatched, these are the deadlines its dispatch
 /// carries, so the clock finds nothing to change when it sees the dispatch.
@@ -201,6 +200,7 @@ pub fn deadlines_of(
     Ok((deadlines_set(policy, round, &schedule), schedule))
 }
 
+/// The policy the case already follows, else the one its traits select now.
 fn policy_of<'a>(view: &CaseView, rules: &'a Rules) -> Result<&'a Policy, PlanError> {
     if let Some(policy) = rules.sla.policy(&view.policy_id) {
         return Ok(policy);

@@ -471,7 +471,6 @@ fn view_history(
     }
 }
 
-/// An approved extension moves the handling deadline by its days.
 /// Moves the deadline the lead unit works against by an approved extension's days: the
 /// configured defaults' "handling" milestone, or, for deadlines from the clock's policies, the
 /// one at `clock.handling_due_at`. Where the clock runs, it then records the policy's own

@@ -138,7 +138,7 @@ impl CpuMeter {
 /// User and system time of this process plus the server's, if it can be read (Linux).
 fn cpu_time(server_pid: Option<u32>) -> Option<Duration> {
     let server_pid = server_pid?;
-    let ticks = libc_ticks_per_second()?;
+    let ticks = clock_ticks_per_second()?;
     let stat = std::fs::read_to_string(format!("/proc/{server_pid}/stat")).ok()?;
     // The command name may hold spaces; the fields after it are fixed.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -154,7 +154,7 @@ fn cpu_time(server_pid: Option<u32>) -> Option<Duration> {
     Some(server + time(usage.ru_utime) + time(usage.ru_stime))
 }
 
-fn libc_ticks_per_second() -> Option<f64> {
+fn clock_ticks_per_second() -> Option<f64> {
     // SAFETY: sysconf only reads a configuration value.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     (ticks > 0).then_some(ticks as f64)
